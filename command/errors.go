@@ -1,0 +1,43 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrNotFound means the artifact does not exist or was deleted.
+	ErrNotFound = errors.New("command: artifact not found")
+	// ErrStale means If-Match named a version that is no longer current.
+	ErrStale = errors.New("command: version is stale")
+	// ErrTooLarge means the artifact's data does not fit in one event.
+	ErrTooLarge = errors.New("command: data too large")
+)
+
+// ConflictError is a rule that fails against the current state: a delete
+// while children live, an id already used, a change of parent.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return "command: conflict: " + e.Reason }
+
+// FieldError says what is wrong with one field of a request.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// ValidationError is a request that fails validation, field by field.
+type ValidationError struct{ Errors []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, f := range e.Errors {
+		parts[i] = f.Field + ": " + f.Reason
+	}
+	return "command: invalid: " + strings.Join(parts, "; ")
+}
+
+func invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Errors: []FieldError{{Field: field, Reason: fmt.Sprintf(format, args...)}}}
+}

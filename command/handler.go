@@ -1,0 +1,182 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"arbor/events"
+	"arbor/hierarchy"
+	"arbor/projection"
+)
+
+// Create asks for a new artifact. A zero ID lets arbor choose one; a zero
+// Parent makes a root, in Hierarchy (empty: the default). A child's
+// Hierarchy, if given, must be its parent's.
+type Create struct {
+	ID        ulid.ULID
+	Parent    ulid.ULID
+	Hierarchy string
+	Tags      []string
+	Data      json.RawMessage
+}
+
+// Update replaces an artifact's data and tags. ParentSet says the request
+// named a parent (Parent, zero for none), which must be the current one.
+// IfMatch, when not zero, is the version the client saw.
+type Update struct {
+	ID        ulid.ULID
+	ParentSet bool
+	Parent    ulid.ULID
+	Tags      []string
+	Data      json.RawMessage
+	IfMatch   int
+}
+
+// Delete asks to delete an artifact without live children. IfMatch, when
+// not zero, is the version the client saw.
+type Delete struct {
+	ID      ulid.ULID
+	IfMatch int
+}
+
+// Appender is the part of the log commands write to: *events.Log.
+type Appender interface {
+	Append(ctx context.Context, addr events.Address, env events.Envelope, last uint64) (uint64, error)
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Handler carries out commands. Its fields must be set before use; it is
+// safe for concurrent use.
+type Handler struct {
+	Log         Appender
+	Projection  *projection.Projection
+	Hierarchies hierarchy.Set
+	NewID       func() ulid.ULID // ulid.Make
+	Now         func() time.Time
+	// MaxData is the largest data, in bytes, one event may carry; zero
+	// means no limit.
+	MaxData int
+	// MaxAttempts bounds the appends of one command under contention;
+	// zero means 100.
+	MaxAttempts int
+}
+
+// Create carries out c and returns the new artifact as of its creation
+// and the log position of the event. Errors: *ValidationError (an unknown
+// or deleted parent too), *ConflictError (the id is taken), ErrTooLarge,
+// and errors wrapping events.ErrUnavailable (nothing was written).
+func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, uint64, error) {
+	var err error
+	if c.Data, c.Tags, err = validateBody(c.Data, c.Tags, h.MaxData); err != nil {
+		return projection.Artifact{}, 0, err
+	}
+	id := c.ID
+	if id.IsZero() {
+		id = h.NewID()
+	}
+	pos, err := h.run(ctx, func(s *projection.State) (decision, error) {
+		return decideCreate(s, h.Hierarchies, c, id)
+	})
+	if err != nil {
+		return projection.Artifact{}, 0, err
+	}
+	a := h.get(id)
+	if a.Created != pos {
+		// Another creation of the same id, in another boundary, won.
+		return projection.Artifact{}, 0, &ConflictError{Reason: fmt.Sprintf("id %s is already used", id)}
+	}
+	return a, pos, nil
+}
+
+// Update carries out u and returns the artifact as of the update and the
+// log position of the event. Errors: ErrNotFound, *ValidationError,
+// *ConflictError (a change of parent), ErrStale, ErrTooLarge, and errors
+// wrapping events.ErrUnavailable.
+func (h *Handler) Update(ctx context.Context, u Update) (projection.Artifact, uint64, error) {
+	var err error
+	if u.Data, u.Tags, err = validateBody(u.Data, u.Tags, h.MaxData); err != nil {
+		return projection.Artifact{}, 0, err
+	}
+	pos, err := h.run(ctx, func(s *projection.State) (decision, error) {
+		a, found := s.Get(u.ID)
+		return decideUpdate(a, found, h.Hierarchies, u)
+	})
+	if err != nil {
+		return projection.Artifact{}, 0, err
+	}
+	return h.get(u.ID), pos, nil
+}
+
+// Delete carries out d and returns the log position of the event. Errors:
+// ErrNotFound, *ConflictError (live children), ErrStale, and errors
+// wrapping events.ErrUnavailable.
+func (h *Handler) Delete(ctx context.Context, d Delete) (uint64, error) {
+	return h.run(ctx, func(s *projection.State) (decision, error) {
+		a, found := s.Get(d.ID)
+		return decideDelete(a, found, h.Hierarchies, d)
+	})
+}
+
+// run decides against the projection and appends, again after every
+// conflict once the projection has seen what caused it, then waits until
+// the projection has applied the event.
+func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decision, error)) (uint64, error) {
+	env := events.Envelope{ID: h.NewID(), Time: h.Now().UTC().Truncate(time.Millisecond)}
+	attempts := h.MaxAttempts
+	if attempts == 0 {
+		attempts = 100
+	}
+	for range attempts {
+		var (
+			d   decision
+			err error
+		)
+		h.Projection.Read(func(s *projection.State) { d, err = decide(s) })
+		if err != nil {
+			return 0, err
+		}
+		env.Event = d.event
+		pos, err := h.Log.Append(ctx, d.addr, env, d.last)
+		var conflict *events.ConflictError
+		if errors.As(err, &conflict) {
+			if err := h.catchUp(ctx, conflict.Last); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := h.Projection.WaitFor(ctx, pos); err != nil {
+			return 0, fmt.Errorf("written at %d, not yet applied: %w", pos, err)
+		}
+		return pos, nil
+	}
+	return 0, fmt.Errorf("%w: still contended after %d attempts", events.ErrUnavailable, attempts)
+}
+
+// catchUp waits until the projection has applied position last, or the
+// whole log when last is unknown.
+func (h *Handler) catchUp(ctx context.Context, last uint64) error {
+	if last == 0 {
+		var err error
+		if last, err = h.Log.LastSeq(ctx); err != nil {
+			return err
+		}
+	}
+	if err := h.Projection.WaitFor(ctx, last); err != nil {
+		return fmt.Errorf("%w: waiting for position %d: %v", events.ErrUnavailable, last, err)
+	}
+	return nil
+}
+
+func (h *Handler) get(id ulid.ULID) projection.Artifact {
+	var a projection.Artifact
+	h.Projection.Read(func(s *projection.State) { a, _ = s.Get(id) })
+	return a
+}

@@ -1,0 +1,220 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var (
+	// ErrConflict means a boundary moved since the position a command read:
+	// another write got there first. See ConflictError for where it is now.
+	ErrConflict = errors.New("events: boundary moved")
+	// ErrUnavailable means the log could not be reached in time and the
+	// event was not written. Retrying is safe.
+	ErrUnavailable = errors.New("events: log unavailable")
+)
+
+// ConflictError is a failed precondition. Last is the boundary's position
+// the server reported (zero when it did not say).
+type ConflictError struct{ Last uint64 }
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("events: boundary moved (last is %d)", e.Last)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Config names the stream and its subjects.
+type Config struct {
+	Stream   string // default "ARTIFACTS"
+	Prefix   string // subject prefix, default "arbor"
+	Source   string // CloudEvents source, default "arbor"
+	Replicas int    // default 1
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = "ARTIFACTS"
+	}
+	if c.Prefix == "" {
+		c.Prefix = "arbor"
+	}
+	if c.Source == "" {
+		c.Source = "arbor"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	return c
+}
+
+// Log is the append-only event log in a JetStream stream. It is safe for
+// concurrent use.
+type Log struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cfg    Config
+}
+
+// OpenLog creates or updates the stream described by cfg and returns the
+// log over it.
+func OpenLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error) {
+	cfg = cfg.withDefaults()
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "arbor artifact events",
+		Subjects:    []string{cfg.Prefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		AllowDirect: true,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", cfg.Stream, err)
+	}
+	return &Log{js: js, stream: s, cfg: cfg}, nil
+}
+
+// Stream is the name of the stream behind the log.
+func (l *Log) Stream() string { return l.cfg.Stream }
+
+// Prefix is the first token of every subject of the log.
+func (l *Log) Prefix() string { return l.cfg.Prefix }
+
+// Append writes env at addr if the boundary of env's event is still at
+// position last (zero: the boundary has no event yet), and returns the
+// event's stream sequence.
+//
+// A moved boundary returns a *ConflictError. When the outcome of a publish
+// is unknown (a timeout, a lost connection), Append looks at the last event
+// on the subject: if it is env, the write happened and its sequence is
+// returned; otherwise it returns an error wrapping ErrUnavailable and
+// nothing was written.
+func (l *Log) Append(ctx context.Context, addr Address, env Envelope, last uint64) (uint64, error) {
+	h, body, err := Encode(env, l.cfg.Source)
+	if err != nil {
+		return 0, err
+	}
+	subject := Subject(l.cfg.Prefix, addr, env.Event)
+	msg := &nats.Msg{Subject: subject, Header: h, Data: body}
+	filter := BoundaryFilter(l.cfg.Prefix, addr.Hierarchy, Boundary(env.Event))
+	ack, err := l.js.PublishMsg(ctx, msg,
+		jetstream.WithExpectLastSequenceForSubject(last, filter),
+		jetstream.WithExpectStream(l.cfg.Stream))
+	if err == nil {
+		return ack.Sequence, nil
+	}
+	if conflict, ok := asConflict(err); ok {
+		// On R1 the precondition is checked before deduplication, so a
+		// retried publish that already landed shows up as a conflict.
+		if seq, found := l.landed(subject, env); found {
+			return seq, nil
+		}
+		return 0, conflict
+	}
+	if seq, found := l.landed(subject, env); found {
+		return seq, nil
+	}
+	return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
+}
+
+// landed reports whether the last message on subject is env, and its
+// sequence. It uses its own short deadline: the caller's may be spent.
+func (l *Log) landed(subject string, env Envelope) (uint64, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m, err := l.stream.GetLastMsgForSubject(ctx, subject)
+	if err != nil || m.Header.Get(nats.MsgIdHdr) != env.ID.String() {
+		return 0, false
+	}
+	return m.Sequence, true
+}
+
+func asConflict(err error) (*ConflictError, bool) {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return nil, false
+	}
+	switch apiErr.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+	default:
+		return nil, false
+	}
+	c := &ConflictError{}
+	// "wrong last sequence: N"
+	if i := strings.LastIndexByte(apiErr.Description, ':'); i >= 0 {
+		c.Last, _ = strconv.ParseUint(strings.TrimSpace(apiErr.Description[i+1:]), 10, 64)
+	}
+	return c, true
+}
+
+// LastSeq returns the stream's last sequence: the position a reader must
+// reach to have seen every event acknowledged so far.
+func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Read calls fn with every event after position from, in stream order,
+// until ctx is done or fn returns an error. A message that does not decode
+// (an event type this build does not know, say) is reported to skip, which
+// may be nil, and passed to fn as an envelope with a nil Event, so that
+// readers still advance past its position. Read returns ctx's error or fn's.
+func (l *Log) Read(ctx context.Context, from uint64, fn func(Envelope) error, skip func(seq uint64, err error)) error {
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("read %s from %d: %w", l.cfg.Stream, from, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read %s from %d: %w", l.cfg.Stream, from, err)
+	}
+	defer it.Stop()
+	defer context.AfterFunc(ctx, it.Stop)()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			// The ordered consumer recreates itself after gaps and
+			// reconnects; meanwhile it reports missed heartbeats.
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		env, err := Decode(msg.Headers(), msg.Data())
+		if err != nil {
+			if skip != nil {
+				skip(meta.Sequence.Stream, err)
+			}
+			env = Envelope{}
+		}
+		env.Seq = meta.Sequence.Stream
+		if err := fn(env); err != nil {
+			return err
+		}
+	}
+}

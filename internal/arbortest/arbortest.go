@@ -1,0 +1,88 @@
+// Package arbortest assembles arbor's core (log, projection, runner,
+// command handler) on a real embedded JetStream for tests.
+package arbortest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
+
+	"arbor/command"
+	"arbor/events"
+	"arbor/hierarchy"
+	"arbor/internal/natstest"
+	"arbor/projection"
+)
+
+// Stack is one arbor instance's core.
+type Stack struct {
+	Server     *server.Server
+	Conn       *nats.Conn
+	JS         jetstream.JetStream
+	Log        *events.Log
+	Projection *projection.Projection
+	Handler    *command.Handler
+	KV         *projection.KVView
+}
+
+// New starts a JetStream server and an instance on it with the given
+// hierarchies (none: one "default" hierarchy without labels).
+func New(t testing.TB, hs ...hierarchy.Hierarchy) *Stack {
+	t.Helper()
+	return Join(t, natstest.Server(t), hs...)
+}
+
+// Join starts another instance, with its own connection and projection, on
+// the server of an existing one.
+func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
+	t.Helper()
+	set, err := hierarchy.NewSet(hs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := events.OpenLog(t.Context(), js, events.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &Stack{Server: s, Conn: nc, JS: js, Log: log, Projection: projection.New()}
+	st.Handler = &command.Handler{
+		Log: log, Projection: st.Projection, Hierarchies: set,
+		NewID: ulid.Make, Now: time.Now,
+	}
+	st.KV = &projection.KVView{JS: js, Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
+	runner := &projection.Runner{Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	go func() { done <- runner.Run(ctx) }()
+	go func() { done <- st.KV.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("runner: %v", err)
+			}
+		}
+	})
+	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer wcancel()
+	if err := st.Projection.WaitReady(wctx); err != nil {
+		t.Fatalf("projection not ready: %v", err)
+	}
+	return st
+}

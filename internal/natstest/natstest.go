@@ -1,0 +1,49 @@
+// Package natstest starts a real embedded JetStream for tests.
+package natstest
+
+import (
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"arbor/internal/natsserver"
+)
+
+// Server starts an in-process JetStream server in t.TempDir and shuts it
+// down when the test ends.
+func Server(t testing.TB) *server.Server {
+	t.Helper()
+	s, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("start nats: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// Connect opens an in-process connection to s, closed when the test ends.
+func Connect(t testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect("", nats.InProcessServer(s))
+	if err != nil {
+		t.Fatalf("connect nats: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return nc, js
+}
+
+// JetStream starts a server and connects to it.
+func JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	_, js := Connect(t, Server(t))
+	return js
+}

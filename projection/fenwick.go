@@ -1,0 +1,69 @@
+package projection
+
+// fenwick is a binary indexed tree over 0/1 flags that finds the k-th set
+// flag in O(log n), so that a page deep into a list with many deleted
+// artifacts costs no scan. Flags are only ever appended.
+type fenwick struct {
+	tree  []int // 1-based; len(tree)-1 is the capacity, a power of two
+	flags []int8
+}
+
+// push appends a flag with value v (0 or 1).
+func (f *fenwick) push(v int) {
+	f.flags = append(f.flags, int8(v))
+	if len(f.flags) >= len(f.tree) {
+		f.rebuild(max(16, 2*(len(f.tree)-1)))
+		return
+	}
+	f.inc(len(f.flags), v)
+}
+
+// add changes the flag at index i by delta.
+func (f *fenwick) add(i, delta int) {
+	if delta == 0 {
+		return
+	}
+	f.flags[i] += int8(delta)
+	f.inc(i+1, delta)
+}
+
+func (f *fenwick) inc(i, delta int) {
+	for ; i < len(f.tree); i += i & -i {
+		f.tree[i] += delta
+	}
+}
+
+func (f *fenwick) rebuild(capacity int) {
+	for capacity < len(f.flags)+1 {
+		capacity *= 2
+	}
+	f.tree = make([]int, capacity+1)
+	for i, v := range f.flags {
+		f.tree[i+1] += int(v)
+		if j := (i + 1) + (i+1)&-(i+1); j < len(f.tree) {
+			f.tree[j] += f.tree[i+1]
+		}
+	}
+}
+
+// sum is the number of set flags.
+func (f *fenwick) sum() int {
+	s := 0
+	for i := len(f.flags); i > 0; i -= i & -i {
+		s += f.tree[i]
+	}
+	return s
+}
+
+// find returns the index of the k-th set flag (k from 1); k must be at most
+// sum().
+func (f *fenwick) find(k int) int {
+	pos := 0
+	for step := (len(f.tree) - 1); step > 0; step >>= 1 {
+		if next := pos + step; next < len(f.tree) && f.tree[next] < k {
+			pos = next
+			k -= f.tree[next]
+		}
+	}
+	return pos
+}

@@ -1,0 +1,209 @@
+package projection
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"arbor/events"
+)
+
+// Artifact is the state of one artifact as the fold knows it. Values are
+// copies; their slices are never modified after the fold hands them out.
+type Artifact struct {
+	ID        ulid.ULID
+	Parent    ulid.ULID // zero for a root
+	Hierarchy string
+	Level     int
+	Tags      []string
+	// Data is the artifact's data as written; Summary is the same without
+	// its top-level "content" (the very same bytes when it has none).
+	Data    json.RawMessage
+	Summary json.RawMessage
+	// Version counts the artifact's own events: 1 after its creation.
+	Version   int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Live is false once the artifact is deleted; its id stays taken.
+	Live bool
+	// Children counts live children.
+	Children int
+	// Boundary is the position of the last event in the artifact's
+	// consistency boundary (its own events and its children's creations):
+	// what a conditional write into the boundary expects.
+	Boundary uint64
+	// Created is the position of the artifact's creation event.
+	Created uint64
+}
+
+type node struct {
+	Artifact
+	pos      int     // index in State.order
+	children []*node // live children in creation order
+}
+
+// State is the fold of the log: an index by id, children in creation order,
+// boundary positions, live artifacts in creation order and counts. The zero
+// value is not usable; call NewState. A State is not safe for concurrent
+// use; Projection guards one.
+type State struct {
+	byID map[ulid.ULID]*node
+	// boundary holds the last position of every boundary that has events,
+	// including those of events the fold ignored: the server counts them.
+	boundary map[ulid.ULID]uint64
+	order    []*node // every artifact ever created, in creation order
+	live     fenwick // 1 at order[i] while it is live
+	counts   map[string][]int
+	applied  uint64
+}
+
+// NewState returns the fold of an empty log.
+func NewState() *State {
+	return &State{
+		byID:     make(map[ulid.ULID]*node),
+		boundary: make(map[ulid.ULID]uint64),
+		counts:   make(map[string][]int),
+	}
+}
+
+// Applied is the position of the last event folded in.
+func (s *State) Applied() uint64 { return s.applied }
+
+// Apply folds one event in. It does no I/O and never fails: an event that
+// does not fit the state (an unknown type, a creation under a parent that is
+// not live, a second creation of an id, a change to an artifact that is not
+// live) leaves the artifacts as they are and only moves positions, so that
+// every replica of the fold agrees.
+func (s *State) Apply(env events.Envelope) {
+	s.applied = env.Seq
+	if env.Event == nil {
+		return
+	}
+	s.boundary[events.Boundary(env.Event)] = env.Seq
+	switch ev := env.Event.(type) {
+	case events.ArtifactCreated:
+		s.create(env, ev)
+	case events.ArtifactUpdated:
+		n := s.byID[ev.ID]
+		if n == nil || !n.Live {
+			return
+		}
+		n.Tags = ev.Tags
+		n.Data = ev.Data
+		n.Summary = withoutContent(ev.Data)
+		n.Version++
+		n.UpdatedAt = env.Time
+	case events.ArtifactDeleted:
+		n := s.byID[ev.ID]
+		if n == nil || !n.Live || n.Children > 0 {
+			return
+		}
+		n.Live = false
+		n.Version++
+		n.UpdatedAt = env.Time
+		n.Data, n.Summary, n.Tags = nil, nil, nil
+		s.live.add(n.pos, -1)
+		s.counts[n.Hierarchy][n.Level]--
+		if p := s.byID[n.Parent]; p != nil {
+			p.Children--
+			p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
+		}
+	}
+	if n := s.byID[env.Event.ArtifactID()]; n != nil {
+		n.Boundary = s.boundary[n.ID]
+	}
+	if n := s.byID[events.Boundary(env.Event)]; n != nil {
+		n.Boundary = env.Seq
+	}
+}
+
+func (s *State) create(env events.Envelope, ev events.ArtifactCreated) {
+	if _, taken := s.byID[ev.ID]; taken {
+		return
+	}
+	var parent *node
+	if !ev.Parent.IsZero() {
+		if parent = s.byID[ev.Parent]; parent == nil || !parent.Live {
+			return
+		}
+	}
+	n := &node{
+		Artifact: Artifact{
+			ID: ev.ID, Parent: ev.Parent, Hierarchy: ev.Hierarchy, Level: ev.Level,
+			Tags: ev.Tags, Data: ev.Data, Summary: withoutContent(ev.Data),
+			Version: 1, CreatedAt: env.Time, UpdatedAt: env.Time,
+			Live: true, Created: env.Seq, Boundary: s.boundary[ev.ID],
+		},
+		pos: len(s.order),
+	}
+	s.byID[ev.ID] = n
+	s.order = append(s.order, n)
+	s.live.push(1)
+	c := s.counts[ev.Hierarchy]
+	for len(c) <= ev.Level {
+		c = append(c, 0)
+	}
+	c[ev.Level]++
+	s.counts[ev.Hierarchy] = c
+	if parent != nil {
+		parent.Children++
+		parent.children = append(parent.children, n)
+	}
+}
+
+// Get returns the artifact with id, live or deleted, and whether it was
+// ever created.
+func (s *State) Get(id ulid.ULID) (Artifact, bool) {
+	n := s.byID[id]
+	if n == nil {
+		return Artifact{}, false
+	}
+	return n.Artifact, true
+}
+
+// BoundaryOf is the position of the last event in id's boundary, zero when
+// it has none. It is defined for ids not (or not yet) created too.
+func (s *State) BoundaryOf(id ulid.ULID) uint64 { return s.boundary[id] }
+
+// Children calls fn with each live child of id in creation order until fn
+// returns false.
+func (s *State) Children(id ulid.ULID, fn func(Artifact) bool) {
+	n := s.byID[id]
+	if n == nil {
+		return
+	}
+	for _, c := range n.children {
+		if !fn(c.Artifact) {
+			return
+		}
+	}
+}
+
+// Total is the number of live artifacts.
+func (s *State) Total() int { return s.live.sum() }
+
+// Page returns up to size live artifacts in creation order, skipping the
+// first offset. It costs O(size log n), however many were deleted.
+func (s *State) Page(offset, size int) []Artifact {
+	total := s.Total()
+	if offset < 0 || size <= 0 || offset >= total {
+		return nil
+	}
+	end := min(total, offset+size)
+	out := make([]Artifact, 0, end-offset)
+	for k := offset; k < end; k++ {
+		out = append(out, s.order[s.live.find(k+1)].Artifact)
+	}
+	return out
+}
+
+// Counts returns the live artifacts per hierarchy and level.
+func (s *State) Counts() map[string][]int {
+	out := make(map[string][]int, len(s.counts))
+	for h, c := range s.counts {
+		out[h] = slices.Clone(c)
+	}
+	return out
+}
