@@ -38,10 +38,12 @@ func (f *fenwick) rebuild(capacity int) {
 		capacity *= 2
 	}
 	f.tree = make([]int, capacity+1)
-	for i, v := range f.flags {
-		f.tree[i+1] += int(v)
-		if j := (i + 1) + (i+1)&-(i+1); j < len(f.tree) {
-			f.tree[j] += f.tree[i+1]
+	for i := 1; i <= capacity; i++ {
+		if i <= len(f.flags) {
+			f.tree[i] += int(f.flags[i-1])
+		}
+		if j := i + i&-i; j <= capacity {
+			f.tree[j] += f.tree[i]
 		}
 	}
 }

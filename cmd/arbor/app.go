@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
+
+	"arbor/command"
+	"arbor/events"
+	"arbor/hierarchy"
+	"arbor/httpapi"
+	"arbor/internal/lockfile"
+	"arbor/internal/natsserver"
+	"arbor/projection"
+	"arbor/query"
+)
+
+// eventHeadroom is what an event's headers and envelope take beside its
+// data, kept free below the server's maximum message size.
+const eventHeadroom = 8 << 10
+
+// Main is one running arbor: NATS (embedded or not), the log, the
+// projection and its runners, and the HTTP server. Open starts it; Close
+// undoes Open in reverse order.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	lock     *lockfile.Lock
+	ns       *server.Server
+	nc       *nats.Conn
+	log      *events.Log
+	proj     *projection.Projection
+	kv       *projection.KVView
+	listener net.Listener
+	http     *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	failed   chan error
+}
+
+// Open starts everything and returns once the HTTP server listens. The
+// projection catches up in the background; until it has, /health says so
+// and requests wait for it.
+func (m *Main) Open(ctx context.Context) error {
+	m.failed = make(chan error, 3)
+	hs, err := hierarchy.NewSet(m.Config.Hierarchies...)
+	if err != nil {
+		return err
+	}
+	if err := m.openNATS(); err != nil {
+		return err
+	}
+	js, err := jetstream.New(m.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	m.log, err = events.OpenLog(ctx, js, events.Config{Replicas: m.Config.Replicas})
+	if err != nil {
+		return err
+	}
+	m.proj = projection.New()
+	m.kv = &projection.KVView{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger}
+	if _, _, err := m.kv.Open(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	runner := &projection.Runner{Log: m.log, Projection: m.proj, Logger: m.Logger}
+	m.goRun(runCtx, "projection", runner.Run)
+	m.goRun(runCtx, "kv view", m.kv.Run)
+
+	api := &httpapi.Server{
+		Commands: &command.Handler{
+			Log: m.log, Projection: m.proj, Hierarchies: hs,
+			NewID: ulid.Make, Now: time.Now,
+			MaxData: int(m.nc.MaxPayload()) - eventHeadroom,
+		},
+		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs},
+		Projection: m.proj,
+		Checks:     m.checks(),
+		MaxBody:    m.Config.MaxBody,
+		Wait:       m.Config.Wait,
+		Logger:     m.Logger,
+	}
+	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", m.Config.Addr, err)
+	}
+	m.http = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := m.http.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.failed <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	return nil
+}
+
+func (m *Main) openNATS() error {
+	opts := []nats.Option{nats.Name("arbor"), nats.MaxReconnects(-1)}
+	if m.Config.NATSURL != "" {
+		nc, err := nats.Connect(m.Config.NATSURL, opts...)
+		if err != nil {
+			return fmt.Errorf("connect %s: %w", m.Config.NATSURL, err)
+		}
+		m.nc = nc
+		return nil
+	}
+	lock, err := lockfile.Acquire(m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	m.lock = lock
+	m.ns, err = natsserver.Start(natsserver.Options{
+		StoreDir: filepath.Join(m.Config.DataDir, "jetstream"),
+		Listen:   m.Config.NATSListen,
+		Logger:   m.Logger.With("component", "nats"),
+	})
+	if err != nil {
+		return err
+	}
+	m.nc, err = nats.Connect("", append(opts, nats.InProcessServer(m.ns))...)
+	if err != nil {
+		return fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	return nil
+}
+
+// goRun runs fn until ctx is done; any other return is a failure of arbor.
+func (m *Main) goRun(ctx context.Context, name string, fn func(context.Context) error) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			m.failed <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+func (m *Main) checks() []httpapi.Check {
+	return []httpapi.Check{
+		{Name: "nats", Critical: true, Run: func(context.Context) error {
+			if s := m.nc.Status(); s != nats.CONNECTED {
+				return fmt.Errorf("connection is %s", s)
+			}
+			return nil
+		}},
+		{Name: "projection", Critical: true, Run: func(context.Context) error {
+			if !m.proj.Ready() {
+				return fmt.Errorf("catching up with the log, at position %d", m.proj.Applied())
+			}
+			return nil
+		}},
+		{Name: "kv_view", Run: func(ctx context.Context) error {
+			lag, err := m.kv.Lag(ctx)
+			if err != nil {
+				return err
+			}
+			if lag > 10000 {
+				return fmt.Errorf("%d events behind", lag)
+			}
+			return nil
+		}},
+	}
+}
+
+// HTTPAddr is the address the API listens on.
+func (m *Main) HTTPAddr() string { return m.listener.Addr().String() }
+
+// NATSURL is where NATS clients reach the server arbor uses; empty when
+// the embedded server is in-process only.
+func (m *Main) NATSURL() string {
+	if m.ns != nil {
+		return m.ns.ClientURL()
+	}
+	return m.Config.NATSURL
+}
+
+// Close stops arbor: the HTTP server finishes in-flight requests, the
+// runners stop, the NATS connection drains, the embedded server shuts down
+// and the data directory is unlocked. It is safe after a failed Open.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		errs = append(errs, m.http.Shutdown(ctx))
+		cancel()
+	}
+	if m.cancel != nil {
+		m.cancel()
+		m.wg.Wait()
+	}
+	if m.nc != nil {
+		m.drain()
+	}
+	if m.ns != nil {
+		m.ns.Shutdown()
+		m.ns.WaitForShutdown()
+	}
+	errs = append(errs, m.lock.Release())
+	return errors.Join(errs...)
+}
+
+// drain flushes what the connection still has to send, waiting for it.
+func (m *Main) drain() {
+	closed := make(chan struct{})
+	m.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := m.nc.Drain(); err != nil {
+		m.nc.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		m.nc.Close()
+	}
+}

@@ -1,0 +1,72 @@
+// Command arbor is a lineage store for ML and data artifacts. `arbor serve`
+// runs the service.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `arbor: a lineage store for ML and data artifacts
+
+Usage:
+  arbor serve [flags]    run the service (arbor serve -h lists the flags)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "arbor:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServeFlags(args[1:], lookupEnv, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// serve runs arbor until ctx is done, then shuts it down gracefully.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	m := &Main{Config: cfg, Logger: logger}
+	if err := m.Open(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	logger.Info("arbor serving", "addr", m.HTTPAddr(), "nats", m.NATSURL(), "stream", m.log.Stream())
+	select {
+	case <-ctx.Done():
+		logger.Info("arbor shutting down")
+	case err := <-m.failed:
+		logger.Error("arbor failed", "err", err)
+		_ = m.Close()
+		return err
+	}
+	return m.Close()
+}

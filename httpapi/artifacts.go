@@ -1,0 +1,343 @@
+package httpapi
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/oklog/ulid/v2"
+
+	"arbor/command"
+	"arbor/projection"
+	"arbor/query"
+)
+
+const maxPageSize = 1000
+
+//go:embed artifact.schema.json
+var artifactSchema []byte
+
+type createRequest struct {
+	ID        string          `json:"id"`
+	ParentID  *string         `json:"parent_id"`
+	Hierarchy string          `json:"hierarchy"`
+	Tags      []string        `json:"tags"`
+	Data      json.RawMessage `json:"data"`
+}
+
+type updateRequest struct {
+	// ParentID is kept raw to tell an omitted parent_id from null.
+	ParentID json.RawMessage `json:"parent_id"`
+	Tags     []string        `json:"tags"`
+	Data     json.RawMessage `json:"data"`
+}
+
+type treeRequest struct {
+	RootID   string `json:"root_id"`
+	MaxDepth *int   `json:"max_depth"`
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req createRequest
+	if err := s.decode(r, &req); err != nil {
+		return err
+	}
+	c := command.Create{Hierarchy: req.Hierarchy, Tags: req.Tags, Data: req.Data}
+	var err error
+	if req.ID != "" {
+		if c.ID, err = parseID(req.ID); err != nil {
+			return invalidField("id", "not a ULID: %q", req.ID)
+		}
+	}
+	if req.ParentID != nil {
+		if c.Parent, err = parseID(*req.ParentID); err != nil {
+			return invalidField("parent_id", "not a ULID: %q", *req.ParentID)
+		}
+	}
+	a, pos, err := s.Commands.Create(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", base+"/"+a.ID.String())
+	return writeArtifact(w, http.StatusCreated, a, pos)
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	a, err := s.Queries.Get(id)
+	if err != nil {
+		return err
+	}
+	return writeArtifact(w, http.StatusOK, a, 0)
+}
+
+func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	var req updateRequest
+	if err := s.decode(r, &req); err != nil {
+		return err
+	}
+	u := command.Update{ID: id, Tags: req.Tags, Data: req.Data}
+	if u.IfMatch, err = ifMatch(r); err != nil {
+		return err
+	}
+	if len(req.ParentID) > 0 {
+		u.ParentSet = true
+		if string(req.ParentID) != "null" {
+			var p string
+			if json.Unmarshal(req.ParentID, &p) != nil {
+				return invalidField("parent_id", "must be a ULID or null")
+			}
+			if u.Parent, err = parseID(p); err != nil {
+				return invalidField("parent_id", "not a ULID: %q", p)
+			}
+		}
+	}
+	a, pos, err := s.Commands.Update(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	return writeArtifact(w, http.StatusOK, a, pos)
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	d := command.Delete{ID: id}
+	if d.IfMatch, err = ifMatch(r); err != nil {
+		return err
+	}
+	pos, err := s.Commands.Delete(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(pos, 10))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	q := r.URL.Query()
+	page, err := intParam(q.Get("page"), "page", 1, 1, -1)
+	if err != nil {
+		return err
+	}
+	size, err := intParam(q.Get("size"), "size", 50, 1, maxPageSize)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.Queries.List(page, size))
+}
+
+func (s *Server) postTree(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req treeRequest
+	if err := s.decode(r, &req); err != nil {
+		return err
+	}
+	if req.RootID == "" {
+		return invalidField("root_id", "required")
+	}
+	id, err := parseID(req.RootID)
+	if err != nil {
+		return invalidField("root_id", "not a ULID: %q", req.RootID)
+	}
+	depth := -1
+	if req.MaxDepth != nil {
+		if depth = *req.MaxDepth; depth < 0 {
+			return invalidField("max_depth", "must be 0 or more")
+		}
+	}
+	return s.writeTree(w, id, depth)
+}
+
+func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	depth := -1
+	if v := r.URL.Query().Get("max_depth"); v != "" {
+		if depth, err = intParam(v, "max_depth", 0, 0, -1); err != nil {
+			return err
+		}
+	}
+	return s.writeTree(w, id, depth)
+}
+
+func (s *Server) writeTree(w http.ResponseWriter, id ulid.ULID, depth int) error {
+	n, err := s.Queries.Tree(id, depth)
+	if err != nil {
+		return notFoundID(err, id)
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	n, err := s.Queries.Expand(id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	m, err := s.Queries.Metadata(id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	return writeJSON(w, http.StatusOK, s.Queries.Stats())
+}
+
+func (s *Server) schema(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	w.Header().Set("Content-Type", "application/schema+json")
+	_, err := w.Write(artifactSchema)
+	return err
+}
+
+// decode reads a JSON request body into v: 400 for a body that is not
+// JSON, 413 past MaxBody, 422 naming the field for a value of the wrong
+// type.
+func (s *Server) decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return badRequest("Content-Type must be application/json, not %q", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return badRequest("reading the body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("a JSON body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return invalidField(typeErr.Field, "must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		if errors.As(err, &typeErr) {
+			return badRequest("the body must be a JSON object, not %s", typeErr.Value)
+		}
+		return badRequest("malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return badRequest("malformed JSON: more than one value in the body")
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "slice":
+		return "an array"
+	case "string", "ptr":
+		return "a string"
+	case "int":
+		return "an integer"
+	}
+	return "a " + goKind
+}
+
+func pathID(ps httprouter.Params) (ulid.ULID, error) {
+	raw := ps.ByName("id")
+	id, err := parseID(raw)
+	if err != nil {
+		return ulid.ULID{}, invalidULID(raw)
+	}
+	return id, nil
+}
+
+// parseID reads a ULID, upper or lower case.
+func parseID(s string) (ulid.ULID, error) { return ulid.ParseStrict(strings.ToUpper(s)) }
+
+func notFoundID(err error, id ulid.ULID) error {
+	if errors.Is(err, query.ErrNotFound) {
+		return notFound(fmt.Sprintf("Artifact with id %s not found", id))
+	}
+	return err
+}
+
+// ifMatch reads If-Match as a version; zero when absent or "*".
+func ifMatch(r *http.Request) (int, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	n, err := strconv.Atoi(strings.Trim(v, `"`))
+	if err != nil || n < 1 {
+		return 0, command.ErrStale
+	}
+	return n, nil
+}
+
+// intParam reads a query parameter: def when empty, 422 when it is not an
+// integer within [lo, hi] (hi < 0: no upper bound).
+func intParam(v, name string, def, lo, hi int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		return 0, invalidField(name, "must be an integer, not %q", v)
+	case n < lo:
+		return 0, invalidField(name, "must be %d or more", lo)
+	case hi >= 0 && n > hi:
+		return 0, invalidField(name, "must be at most %d", hi)
+	}
+	return n, nil
+}
+
+func writeArtifact(w http.ResponseWriter, status int, a projection.Artifact, pos uint64) error {
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(a.Version)))
+	if pos != 0 {
+		w.Header().Set(HeaderPosition, strconv.FormatUint(pos, 10))
+	}
+	return writeJSON(w, status, a.Doc(true))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+type checkResult struct {
+	State   string `json:"state"`
+	Message string `json:"message,omitempty"`
+}
+
+type healthReport struct {
+	Status string                 `json:"status"`
+	Checks map[string]checkResult `json:"checks"`
+}
+
+// health runs every check: 200 when healthy or degraded, 503 when a
+// critical check fails.
+func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	rep := healthReport{Status: "healthy", Checks: map[string]checkResult{}}
+	for _, c := range s.Checks {
+		if err := c.Run(ctx); err != nil {
+			rep.Checks[c.Name] = checkResult{State: "unhealthy", Message: err.Error()}
+			if c.Critical {
+				rep.Status = "unhealthy"
+			} else if rep.Status == "healthy" {
+				rep.Status = "degraded"
+			}
+			continue
+		}
+		rep.Checks[c.Name] = checkResult{State: "healthy"}
+	}
+	status := http.StatusOK
+	if rep.Status == "unhealthy" {
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, status, rep)
+}

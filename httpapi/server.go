@@ -1,0 +1,178 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"arbor/command"
+	"arbor/projection"
+	"arbor/query"
+)
+
+// HeaderPosition carries a write's log position in its response: a
+// consistency token. A read that sends it back as HeaderMinPosition to any
+// instance is answered once that instance has applied the write.
+const (
+	HeaderPosition    = "Arbor-Position"
+	HeaderMinPosition = "Arbor-Min-Position"
+)
+
+// Check is one named health check. A failing critical check makes arbor
+// unhealthy (503); any other failing check makes it degraded.
+type Check struct {
+	Name     string
+	Critical bool
+	Run      func(ctx context.Context) error
+}
+
+// Server serves the REST API. Its fields must be set before Handler is
+// called.
+type Server struct {
+	Commands   *command.Handler
+	Queries    *query.Service
+	Projection *projection.Projection
+	Checks     []Check
+	// MaxBody is the largest request body in bytes.
+	MaxBody int64
+	// Wait bounds how long a request waits for the projection: at start-up
+	// until it has caught up, and for a HeaderMinPosition.
+	Wait   time.Duration
+	Logger *slog.Logger
+}
+
+// handlerFunc is a route's handler. It returns an error rather than
+// writing one; handle turns it into a problem.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error
+
+// methods maps the methods one resource allows to their handlers.
+type methods map[string]handlerFunc
+
+const base = "/api/v1/artifacts"
+
+// Handler returns the API's http.Handler.
+func (s *Server) Handler() http.Handler {
+	r := httprouter.New()
+	// httprouter routes on the decoded path, so "%24tree" is "$tree".
+	r.RedirectTrailingSlash = false
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeProblem(w, req, problemFor(notFound("No route for "+req.URL.Path), ""))
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeProblem(w, req, problemFor(methodNotAllowed(req.Method), ""))
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		s.Logger.Error("panic", "method", req.Method, "path", req.URL.Path, "err", v)
+		writeProblem(w, req, problemFor(errors.New("panic"), ""))
+	}
+
+	collection := methods{http.MethodGet: s.list, http.MethodPost: s.create}
+	for m, h := range collection {
+		r.Handle(m, base, s.handle(h, true))
+	}
+	// Collection actions ($tree, $stats, $schema) and artifact ids share a
+	// path segment: one dispatcher tells them apart, so each gets its own
+	// 404 and 405.
+	actions := map[string]methods{
+		"$tree":   {http.MethodPost: s.postTree},
+		"$stats":  {http.MethodGet: s.stats},
+		"$schema": {http.MethodGet: s.schema},
+	}
+	artifact := methods{http.MethodGet: s.get, http.MethodPut: s.put, http.MethodDelete: s.delete}
+	ops := map[string]methods{
+		"$tree":     {http.MethodGet: s.getTree},
+		"$expand":   {http.MethodGet: s.expand},
+		"$metadata": {http.MethodGet: s.metadata},
+	}
+	item := s.handle(func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) error {
+		id := ps.ByName("id")
+		if strings.HasPrefix(id, "$") {
+			ms, ok := actions[id]
+			if !ok {
+				return notFound("No route for " + req.URL.Path)
+			}
+			return dispatch(ms, w, req, ps)
+		}
+		return dispatch(artifact, w, req, ps)
+	}, true)
+	op := s.handle(func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) error {
+		ms, ok := ops[ps.ByName("op")]
+		if !ok {
+			return notFound("No route for " + req.URL.Path)
+		}
+		return dispatch(ms, w, req, ps)
+	}, true)
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		r.Handle(m, base+"/:id", item)
+		r.Handle(m, base+"/:id/:op", op)
+	}
+	r.Handle(http.MethodGet, "/health", s.handle(s.health, false))
+	return r
+}
+
+func dispatch(ms methods, w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	h, ok := ms[r.Method]
+	if !ok {
+		allow := make([]string, 0, len(ms))
+		for m := range ms {
+			allow = append(allow, m)
+		}
+		slices.Sort(allow)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return methodNotAllowed(r.Method)
+	}
+	return h(w, r, ps)
+}
+
+// handle adapts h to httprouter, turning its error into a problem. With
+// consistent set, the request first waits until the projection is ready and
+// has applied the position the client asks for.
+func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		err := func() error {
+			if consistent {
+				if err := s.waitConsistent(r); err != nil {
+					return err
+				}
+			}
+			return h(w, r, ps)
+		}()
+		if err == nil {
+			return
+		}
+		p := problemFor(err, ps.ByName("id"))
+		if p.Status >= 500 {
+			s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
+		}
+		writeProblem(w, r, p)
+	}
+}
+
+func (s *Server) waitConsistent(r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), s.Wait)
+	defer cancel()
+	if err := s.Projection.WaitReady(ctx); err != nil {
+		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "arbor is still reading its event log; retry shortly"}
+	}
+	v := r.Header.Get(HeaderMinPosition)
+	if v == "" {
+		return nil
+	}
+	pos, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return badRequest("%s must be a log position such as 42", HeaderMinPosition)
+	}
+	if err := s.Projection.WaitFor(ctx, pos); err != nil {
+		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "this instance has not yet applied position " + v + "; retry shortly"}
+	}
+	return nil
+}
