@@ -17,7 +17,7 @@ test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench:
-	$(GO) run ./cmd/arbor-bench
+	$(GO) run ./cmd/arbor bench
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

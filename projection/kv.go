@@ -3,7 +3,6 @@ package projection
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -18,13 +17,13 @@ import (
 // JSON (as Doc, with full data) under its id, for readers that speak NATS but
 // not HTTP. arbor never reads its own answers from it.
 //
-// The bucket is written from a durable consumer on the log that hands out
-// one event at a time (MaxAckPending 1), so however many instances run a
-// KVView, one writes at a time and the writes follow stream order. For each
-// event it writes its artifact's state as the local projection has it once
-// that event is applied: the state then, or a later one, so the bucket
-// converges to the fold of the log, and a redelivered event writes nothing
-// wrong.
+// The bucket is written from a durable consumer on the log whose priority
+// group pins it to one client at a time, so however many instances run a
+// KVView, one writes and its writes follow stream order. It takes events in
+// batches: for each artifact a batch touches it writes the state the local
+// projection has once the batch's last event is applied, which is that
+// state or a later one. So the bucket converges to the fold of the log, and
+// a redelivered batch writes nothing wrong.
 type KVView struct {
 	JS         jetstream.JetStream
 	Log        *events.Log
@@ -33,6 +32,11 @@ type KVView struct {
 	Replicas   int    // default 1
 	Logger     *slog.Logger
 }
+
+const (
+	kvBatch = 256
+	kvGroup = "writer"
+)
 
 func (v *KVView) bucket() string {
 	if v.Bucket == "" {
@@ -56,12 +60,15 @@ func (v *KVView) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consum
 		return nil, nil, fmt.Errorf("open bucket %s: %w", v.bucket(), err)
 	}
 	cons, err := v.JS.CreateOrUpdateConsumer(ctx, v.Log.Stream(), jetstream.ConsumerConfig{
-		Durable:       v.durable(),
-		Description:   "arbor: writes the " + v.bucket() + " bucket",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: 1,
+		Durable:        v.durable(),
+		Description:    "arbor: writes the " + v.bucket() + " bucket",
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckAllPolicy,
+		AckWait:        30 * time.Second,
+		MaxAckPending:  kvBatch,
+		PriorityGroups: []string{kvGroup},
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PinnedTTL:      10 * time.Second,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open consumer %s: %w", v.durable(), err)
@@ -76,47 +83,87 @@ func (v *KVView) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", v.durable(), err)
-	}
-	defer it.Stop()
-	defer context.AfterFunc(ctx, it.Stop)()
-	for {
-		msg, err := it.Next()
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(kvBatch, jetstream.FetchMaxWait(5*time.Second), jetstream.FetchPriorityGroup(kvGroup))
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
-			}
+			// Another instance is pinned, or NATS is away: try again.
+			sleep(ctx, time.Second)
 			continue
 		}
-		if err := v.write(ctx, kv, msg); err != nil {
-			if ctx.Err() != nil {
+		// Write as messages arrive, a batch of whatever has arrived at a
+		// time: little delay when idle, few writes under load.
+		var pending []jetstream.Msg
+		for msgs := batch.Messages(); msgs != nil; {
+			select {
+			case msg, ok := <-msgs:
+				if !ok {
+					msgs = nil
+					break
+				}
+				pending = append(pending, msg)
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			default:
+			}
+			if len(pending) > 0 {
+				v.flush(ctx, kv, pending)
+				pending = nil
+				continue
+			}
+			select {
+			case msg, ok := <-msgs:
+				if !ok {
+					msgs = nil
+					break
+				}
+				pending = append(pending, msg)
+			case <-ctx.Done():
 				return ctx.Err()
 			}
-			v.Logger.Warn("kv view write failed", "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			continue
 		}
-		_ = msg.Ack()
+		v.flush(ctx, kv, pending)
 	}
+	return ctx.Err()
 }
 
-func (v *KVView) write(ctx context.Context, kv jetstream.KeyValue, msg jetstream.Msg) error {
-	meta, err := msg.Metadata()
-	if err != nil {
-		return err
+// flush writes the state of every artifact msgs touch and acknowledges
+// them all. On failure it leaves them unacknowledged for redelivery.
+func (v *KVView) flush(ctx context.Context, kv jetstream.KeyValue, msgs []jetstream.Msg) {
+	if len(msgs) == 0 {
+		return
 	}
-	id, err := ulid.ParseStrict(msg.Headers().Get(events.HeaderSubject))
+	last := msgs[len(msgs)-1]
+	meta, err := last.Metadata()
 	if err != nil {
-		return nil // not an artifact's event: nothing to show
+		return
 	}
 	if err := v.Projection.WaitFor(ctx, meta.Sequence.Stream); err != nil {
-		return err
+		return
 	}
+	seen := make(map[ulid.ULID]bool, len(msgs))
+	for _, msg := range msgs {
+		id, err := ulid.ParseStrict(msg.Headers().Get(events.HeaderSubject))
+		if err != nil || seen[id] {
+			continue // not an artifact's event, or written already
+		}
+		seen[id] = true
+		if err := v.write(ctx, kv, id); err != nil {
+			if ctx.Err() == nil {
+				v.Logger.Warn("kv view write failed", "artifact", id, "err", err)
+			}
+			return
+		}
+	}
+	_ = last.Ack()
+}
+
+// write puts id's current state, or deletes its key when it is not live.
+func (v *KVView) write(ctx context.Context, kv jetstream.KeyValue, id ulid.ULID) error {
 	var (
 		doc  []byte
 		live bool
+		err  error
 	)
 	v.Projection.Read(func(s *State) {
 		a, ok := s.Get(id)
@@ -136,6 +183,13 @@ func (v *KVView) write(ctx context.Context, kv jetstream.KeyValue, msg jetstream
 		return fmt.Errorf("kv %s %s: %w", v.bucket(), id, err)
 	}
 	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }
 
 // Lag is the number of events the bucket has yet to reflect.

@@ -1,6 +1,7 @@
 package projection
 
 import (
+	"container/heap"
 	"context"
 	"sync"
 
@@ -13,22 +14,26 @@ import (
 type Projection struct {
 	mu      sync.RWMutex
 	state   *State
-	changed chan struct{} // closed and replaced whenever applied moves
-	ready   bool
+	waiters waitHeap      // by position; woken as Apply passes them
+	ready   chan struct{} // closed by MarkReady
+	once    sync.Once
 }
 
 // New returns a projection of an empty log, not ready until MarkReady.
 func New() *Projection {
-	return &Projection{state: NewState(), changed: make(chan struct{})}
+	return &Projection{state: NewState(), ready: make(chan struct{})}
 }
 
-// Apply folds env in and wakes everyone waiting for its position.
+// Apply folds env in and wakes those waiting for its position. Only the
+// waiters whose position is reached are woken, so many concurrent writers
+// cost nothing per event.
 func (p *Projection) Apply(env events.Envelope) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.state.Apply(env)
-	close(p.changed)
-	p.changed = make(chan struct{})
-	p.mu.Unlock()
+	for len(p.waiters) > 0 && p.waiters[0].pos <= env.Seq {
+		close(heap.Pop(&p.waiters).(waiter).done)
+	}
 }
 
 // Read calls fn with the state under a read lock: everything fn reads is as
@@ -49,52 +54,73 @@ func (p *Projection) Applied() uint64 {
 // WaitFor blocks until the event at position pos has been applied, or ctx
 // is done (returning its error).
 func (p *Projection) WaitFor(ctx context.Context, pos uint64) error {
-	for {
-		p.mu.RLock()
-		applied, changed := p.state.applied, p.changed
-		p.mu.RUnlock()
-		if applied >= pos {
+	p.mu.Lock()
+	if p.state.applied >= pos {
+		p.mu.Unlock()
+		return nil
+	}
+	w := waiter{pos: pos, done: make(chan struct{})}
+	heap.Push(&p.waiters, w)
+	p.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.state.applied >= pos {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-changed:
+		for i := range p.waiters {
+			if p.waiters[i].done == w.done {
+				heap.Remove(&p.waiters, i)
+				break
+			}
 		}
+		return ctx.Err()
 	}
 }
 
 // MarkReady records that the projection has caught up with the log as it
 // was at start-up.
-func (p *Projection) MarkReady() {
-	p.mu.Lock()
-	p.ready = true
-	close(p.changed)
-	p.changed = make(chan struct{})
-	p.mu.Unlock()
-}
+func (p *Projection) MarkReady() { p.once.Do(func() { close(p.ready) }) }
 
 // Ready reports whether the projection has caught up at start-up. Until
 // then its answers may be stale.
 func (p *Projection) Ready() bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.ready
+	select {
+	case <-p.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // WaitReady blocks until Ready or ctx is done (returning its error).
 func (p *Projection) WaitReady(ctx context.Context) error {
-	for {
-		p.mu.RLock()
-		ready, changed := p.ready, p.changed
-		p.mu.RUnlock()
-		if ready {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-changed:
-		}
+	select {
+	case <-p.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+}
+
+type waiter struct {
+	pos  uint64
+	done chan struct{}
+}
+
+// waitHeap is a min-heap of waiters by position.
+type waitHeap []waiter
+
+func (h waitHeap) Len() int           { return len(h) }
+func (h waitHeap) Less(i, j int) bool { return h[i].pos < h[j].pos }
+func (h waitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *waitHeap) Push(x any)        { *h = append(*h, x.(waiter)) }
+func (h *waitHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return w
 }

@@ -18,6 +18,7 @@ const usage = `arbor: a lineage store for ML and data artifacts
 
 Usage:
   arbor serve [flags]    run the service (arbor serve -h lists the flags)
+  arbor bench [flags]    measure arbor against raw JetStream on this machine
 `
 
 func main() {
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return serve(ctx, cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
