@@ -19,6 +19,9 @@ var (
 	// ErrUnavailable means the log could not be reached in time and the
 	// event was not written. Retrying is safe.
 	ErrUnavailable = errors.New("events: log unavailable")
+	// ErrTooLarge means the event is larger than the server takes in one
+	// message. Retrying is pointless.
+	ErrTooLarge = errors.New("events: event too large")
 )
 
 // ConflictError is a failed precondition. Last is the boundary's position
@@ -113,6 +116,9 @@ func (l *Log) Append(ctx context.Context, addr Address, env Envelope, last uint6
 		jetstream.WithExpectStream(l.cfg.Stream))
 	if err == nil {
 		return ack.Sequence, nil
+	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return 0, fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, env.Event.EventType(), len(body))
 	}
 	if conflict, ok := asConflict(err); ok {
 		// On R1 the precondition is checked before deduplication, so a

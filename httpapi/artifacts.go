@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/oklog/ulid/v2"
@@ -243,6 +244,9 @@ func (s *Server) decode(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("a JSON body is required")
 	}
+	if !utf8.Valid(body) {
+		return badRequest("the body is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -254,8 +258,8 @@ func (s *Server) decode(r *http.Request, v any) error {
 		}
 		return badRequest("malformed JSON: %v", err)
 	}
-	if dec.More() {
-		return badRequest("malformed JSON: more than one value in the body")
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		return badRequest("malformed JSON: data after the first value")
 	}
 	return nil
 }
@@ -291,14 +295,19 @@ func notFoundID(err error, id ulid.ULID) error {
 	return err
 }
 
-// ifMatch reads If-Match as a version; zero when absent or "*".
+// ifMatch reads If-Match as a version; zero when absent or "*". It takes
+// one strong ETag: anything else (a weak tag, a list) cannot match a version
+// and is stale.
 func ifMatch(r *http.Request) (int, error) {
 	v := strings.TrimSpace(r.Header.Get("If-Match"))
 	if v == "" || v == "*" {
 		return 0, nil
 	}
-	v = strings.TrimPrefix(v, "W/")
-	n, err := strconv.Atoi(strings.Trim(v, `"`))
+	unquoted, err := strconv.Unquote(v)
+	if err != nil || !strings.HasPrefix(v, `"`) {
+		return 0, command.ErrStale
+	}
+	n, err := strconv.Atoi(unquoted)
 	if err != nil || n < 1 {
 		return 0, command.ErrStale
 	}

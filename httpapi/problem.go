@@ -88,7 +88,7 @@ func problemFor(err error, artifact string) *Problem {
 	case errors.As(err, &tooBig):
 		return &Problem{Type: typeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: fmt.Sprintf("Request body is larger than %d bytes", tooBig.Limit)}
-	case errors.Is(err, command.ErrTooLarge):
+	case errors.Is(err, command.ErrTooLarge), errors.Is(err, events.ErrTooLarge):
 		return &Problem{Type: typeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: "The artifact's data is larger than one event can carry"}
 	case errors.Is(err, events.ErrUnavailable):

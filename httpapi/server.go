@@ -62,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	r := httprouter.New()
 	// httprouter routes on the decoded path, so "%24tree" is "$tree".
 	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, problemFor(notFound("No route for "+req.URL.Path), ""))
 	})
@@ -109,7 +110,8 @@ func (s *Server) Handler() http.Handler {
 		}
 		return dispatch(ms, w, req, ps)
 	}, true)
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 		r.Handle(m, base+"/:id", item)
 		r.Handle(m, base+"/:id/:op", op)
 	}
@@ -117,18 +119,27 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
+// dispatch calls the handler of r's method in ms. HEAD is GET without a
+// body (net/http drops it); OPTIONS and a method ms lacks answer with Allow.
 func dispatch(ms methods, w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	h, ok := ms[r.Method]
-	if !ok {
-		allow := make([]string, 0, len(ms))
-		for m := range ms {
-			allow = append(allow, m)
-		}
-		slices.Sort(allow)
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return methodNotAllowed(r.Method)
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
 	}
-	return h(w, r, ps)
+	if h, ok := ms[method]; ok {
+		return h(w, r, ps)
+	}
+	allow := []string{http.MethodOptions}
+	for m := range ms {
+		allow = append(allow, m)
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return methodNotAllowed(r.Method)
 }
 
 // handle adapts h to httprouter, turning its error into a problem. With
@@ -147,7 +158,7 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 		if err == nil {
 			return
 		}
-		p := problemFor(err, ps.ByName("id"))
+		p := problemFor(err, strings.ToUpper(ps.ByName("id")))
 		if p.Status >= 500 {
 			s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
 		}

@@ -62,6 +62,9 @@ func (q *Service) List(page, size int) Page {
 	p := Page{Page: page, Size: size, Items: []projection.Doc{}}
 	q.Projection.Read(func(s *projection.State) {
 		p.Total = s.Total()
+		if page-1 > p.Total/size {
+			return // past the end, and (page-1)*size might overflow
+		}
 		for _, a := range s.Page((page-1)*size, size) {
 			p.Items = append(p.Items, a.Doc(false))
 		}
