@@ -34,6 +34,23 @@ var golden = []struct {
 		Data: json.RawMessage(`{"model":"LinearRegression","metrics":{"rmse":0.2}}`),
 	}},
 	{"artifact.deleted.v1.json", ArtifactDeleted{ID: childID}},
+	{"artifact.updated.v1.content.json", ArtifactUpdated{
+		ID: childID, Tags: []string{"exp-1"},
+		Data: json.RawMessage(`{"type":"ml_training","content_type":"application/zip","content_size":5,"content_sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}`),
+		Content: &Content{SHA256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", Size: 5, Type: "application/zip"},
+	}},
+	{"artifact.created.v1.movedjson.json", ArtifactCreated{
+		ID: childID, Hierarchy: "ml_pipeline", Tags: []string{},
+		Data:    json.RawMessage(`{"content_type":"application/vnd.chapkit.dataframe+json","content":null}`),
+		Content: &Content{SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 28, Type: "application/vnd.chapkit.dataframe+json", JSON: true, Offset: 67},
+	}},
+}
+
+// goldenName splits "<type>.v<schema>[.<variant>].json".
+func goldenName(file string) (typ, schema string) {
+	typ, rest, _ := strings.Cut(strings.TrimSuffix(file, ".json"), ".v")
+	schema, _, _ = strings.Cut(rest, ".")
+	return typ, schema
 }
 
 func headersFor(typ, schema string) nats.Header {
@@ -52,8 +69,7 @@ func TestGoldenFilesDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			name := strings.TrimSuffix(g.file, ".json")
-			typ, schema, _ := strings.Cut(name, ".v")
+			typ, schema := goldenName(g.file)
 			env, err := Decode(headersFor(typ, schema), body)
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
@@ -80,8 +96,8 @@ func TestEncodeMatchesGolden(t *testing.T) {
 		if !bytes.Equal(body, bytes.TrimSpace(want)) {
 			t.Errorf("%s: Encode = %s, want %s", g.file, body, want)
 		}
-		if got := h.Get(HeaderType) + ".v" + h.Get(HeaderSchemaVersion) + ".json"; got != g.file {
-			t.Errorf("headers name %s, want %s", got, g.file)
+		if typ, schema := goldenName(g.file); h.Get(HeaderType) != typ || h.Get(HeaderSchemaVersion) != schema {
+			t.Errorf("%s: headers say %s v%s", g.file, h.Get(HeaderType), h.Get(HeaderSchemaVersion))
 		}
 	}
 }

@@ -26,13 +26,30 @@ type ArtifactCreated struct {
 	Level     int             `json:"level"`
 	Tags      []string        `json:"tags"`
 	Data      json.RawMessage `json:"data"`
+	Content   *Content        `json:"content,omitempty"`
 }
 
-// ArtifactUpdated records that an artifact's data and tags were replaced.
+// ArtifactUpdated records that an artifact's data, tags and content were
+// replaced: Content is the artifact's content after the update (nil: none
+// in the object store).
 type ArtifactUpdated struct {
-	ID   ulid.ULID       `json:"id"`
-	Tags []string        `json:"tags"`
-	Data json.RawMessage `json:"data"`
+	ID      ulid.ULID       `json:"id"`
+	Tags    []string        `json:"tags"`
+	Data    json.RawMessage `json:"data"`
+	Content *Content        `json:"content,omitempty"`
+}
+
+// Content is an artifact's content kept in the object store, by digest:
+// uploaded bytes, or JSON content too large for an event. Events never
+// carry big bytes themselves.
+type Content struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Type   string `json:"content_type"`
+	// JSON marks JSON content moved out of the artifact's data: its value
+	// belongs at byte Offset of Data, where a null stands in for it.
+	JSON   bool `json:"json,omitempty"`
+	Offset int  `json:"offset,omitempty"`
 }
 
 // ArtifactDeleted records that an artifact was deleted. Its id stays used.
@@ -60,12 +77,14 @@ func Boundary(ev Event) ulid.ULID {
 }
 
 // Envelope is an event with the attributes the log gives it. ID doubles as
-// the Nats-Msg-Id; Seq is the stream sequence, zero until appended.
+// the Nats-Msg-Id; Seq is the stream sequence and Subject the subject, both
+// set by the log when it reads the event.
 type Envelope struct {
-	ID    ulid.ULID
-	Time  time.Time
-	Seq   uint64
-	Event Event
+	ID      ulid.ULID
+	Time    time.Time
+	Seq     uint64
+	Subject string
+	Event   Event
 }
 
 // Kind is the last part of an event's wire name ("created" for

@@ -218,7 +218,7 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(Envelope) error, sk
 			}
 			env = Envelope{}
 		}
-		env.Seq = meta.Sequence.Stream
+		env.Seq, env.Subject = meta.Sequence.Stream, msg.Subject()
 		if err := fn(env); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -37,4 +38,16 @@ func Subject(prefix string, addr Address, ev Event) string {
 // filter (see Expect).
 func BoundaryFilter(prefix, hierarchy string, id ulid.ULID) string {
 	return fmt.Sprintf("%s.%s.%s.>", prefix, hierarchy, id)
+}
+
+// BoundaryOfSubject returns the boundary an event's subject names, whatever
+// the event's type: readers that cannot decode an event still know where
+// the server counted it.
+func BoundaryOfSubject(subject string) (ulid.ULID, bool) {
+	tokens := strings.Split(subject, ".")
+	if len(tokens) != 6 {
+		return ulid.ULID{}, false
+	}
+	id, err := ulid.ParseStrict(tokens[2])
+	return id, err == nil
 }

@@ -23,7 +23,8 @@ import (
 // batches: for each artifact a batch touches it writes the state the local
 // projection has once the batch's last event is applied, which is that
 // state or a later one. So the bucket converges to the fold of the log, and
-// a redelivered batch writes nothing wrong.
+// a redelivered batch writes nothing wrong. All fields but Bucket and
+// Replicas are required.
 type KVView struct {
 	JS         jetstream.JetStream
 	Log        *events.Log
@@ -192,8 +193,13 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// Lag is the number of events the bucket has yet to reflect.
+// Lag is the number of events the bucket has yet to reflect: the log's
+// last position less the last position the writer has acknowledged.
 func (v *KVView) Lag(ctx context.Context) (uint64, error) {
+	last, err := v.Log.LastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
 	cons, err := v.JS.Consumer(ctx, v.Log.Stream(), v.durable())
 	if err != nil {
 		return 0, err
@@ -202,5 +208,8 @@ func (v *KVView) Lag(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return info.NumPending + uint64(info.NumAckPending), nil
+	if info.AckFloor.Stream >= last {
+		return 0, nil
+	}
+	return last - info.AckFloor.Stream, nil
 }

@@ -98,6 +98,9 @@ func (p *Projection) Ready() bool {
 
 // WaitReady blocks until Ready or ctx is done (returning its error).
 func (p *Projection) WaitReady(ctx context.Context) error {
+	if p.Ready() {
+		return nil
+	}
 	select {
 	case <-p.ready:
 		return nil

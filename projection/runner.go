@@ -10,6 +10,7 @@ import (
 
 // Runner feeds a Projection from the log, in stream order, and marks it
 // ready once it has applied every event that was in the log when Run began.
+// Every field is required.
 type Runner struct {
 	Log        *events.Log
 	Projection *Projection

@@ -22,6 +22,9 @@ type Artifact struct {
 	// its top-level "content" (the very same bytes when it has none).
 	Data    json.RawMessage
 	Summary json.RawMessage
+	// Content is the artifact's content in the object store, if any. For
+	// JSON content moved there, Data holds a null in its place.
+	Content *events.Content
 	// Version counts the artifact's own events: 1 after its creation.
 	Version   int
 	CreatedAt time.Time
@@ -79,6 +82,10 @@ func (s *State) Applied() uint64 { return s.applied }
 func (s *State) Apply(env events.Envelope) {
 	s.applied = env.Seq
 	if env.Event == nil {
+		// The server counted the event in its boundary all the same.
+		if b, ok := events.BoundaryOfSubject(env.Subject); ok {
+			s.boundary[b] = env.Seq
+		}
 		return
 	}
 	s.boundary[events.Boundary(env.Event)] = env.Seq
@@ -86,36 +93,31 @@ func (s *State) Apply(env events.Envelope) {
 	case events.ArtifactCreated:
 		s.create(env, ev)
 	case events.ArtifactUpdated:
-		n := s.byID[ev.ID]
-		if n == nil || !n.Live {
-			return
+		if n := s.byID[ev.ID]; n != nil && n.Live {
+			n.Tags = ev.Tags
+			n.Data = ev.Data
+			n.Summary = withoutContent(ev.Data)
+			n.Content = ev.Content
+			n.Version++
+			n.UpdatedAt = env.Time
 		}
-		n.Tags = ev.Tags
-		n.Data = ev.Data
-		n.Summary = withoutContent(ev.Data)
-		n.Version++
-		n.UpdatedAt = env.Time
 	case events.ArtifactDeleted:
-		n := s.byID[ev.ID]
-		if n == nil || !n.Live || n.Children > 0 {
-			return
-		}
-		n.Live = false
-		n.Version++
-		n.UpdatedAt = env.Time
-		n.Data, n.Summary, n.Tags = nil, nil, nil
-		s.live.add(n.pos, -1)
-		s.counts[n.Hierarchy][n.Level]--
-		if p := s.byID[n.Parent]; p != nil {
-			p.Children--
-			p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
+		if n := s.byID[ev.ID]; n != nil && n.Live && n.Children == 0 {
+			s.delete(env, n)
 		}
 	}
-	if n := s.byID[env.Event.ArtifactID()]; n != nil {
-		n.Boundary = s.boundary[n.ID]
-	}
-	if n := s.byID[events.Boundary(env.Event)]; n != nil {
-		n.Boundary = env.Seq
+}
+
+func (s *State) delete(env events.Envelope, n *node) {
+	n.Live = false
+	n.Version++
+	n.UpdatedAt = env.Time
+	n.Data, n.Summary, n.Tags, n.Content = nil, nil, nil, nil
+	s.live.add(n.pos, -1)
+	s.counts[n.Hierarchy][n.Level]--
+	if p := s.byID[n.Parent]; p != nil {
+		p.Children--
+		p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
 	}
 }
 
@@ -125,16 +127,18 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated) {
 	}
 	var parent *node
 	if !ev.Parent.IsZero() {
-		if parent = s.byID[ev.Parent]; parent == nil || !parent.Live {
+		if parent = s.byID[ev.Parent]; parent == nil || !parent.Live || ev.Level != parent.Level+1 {
 			return
 		}
+	} else if ev.Level != 0 {
+		return
 	}
 	n := &node{
 		Artifact: Artifact{
 			ID: ev.ID, Parent: ev.Parent, Hierarchy: ev.Hierarchy, Level: ev.Level,
-			Tags: ev.Tags, Data: ev.Data, Summary: withoutContent(ev.Data),
+			Tags: ev.Tags, Data: ev.Data, Summary: withoutContent(ev.Data), Content: ev.Content,
 			Version: 1, CreatedAt: env.Time, UpdatedAt: env.Time,
-			Live: true, Created: env.Seq, Boundary: s.boundary[ev.ID],
+			Live: true, Created: env.Seq,
 		},
 		pos: len(s.order),
 	}
@@ -160,7 +164,14 @@ func (s *State) Get(id ulid.ULID) (Artifact, bool) {
 	if n == nil {
 		return Artifact{}, false
 	}
-	return n.Artifact, true
+	return s.artifact(n), true
+}
+
+// artifact is n as readers see it, with its boundary's position.
+func (s *State) artifact(n *node) Artifact {
+	a := n.Artifact
+	a.Boundary = s.boundary[n.ID]
+	return a
 }
 
 // BoundaryOf is the position of the last event in id's boundary, zero when
@@ -175,7 +186,7 @@ func (s *State) Children(id ulid.ULID, fn func(Artifact) bool) {
 		return
 	}
 	for _, c := range n.children {
-		if !fn(c.Artifact) {
+		if !fn(s.artifact(c)) {
 			return
 		}
 	}
@@ -194,7 +205,7 @@ func (s *State) Page(offset, size int) []Artifact {
 	end := min(total, offset+size)
 	out := make([]Artifact, 0, end-offset)
 	for k := offset; k < end; k++ {
-		out = append(out, s.order[s.live.find(k+1)].Artifact)
+		out = append(out, s.artifact(s.order[s.live.find(k+1)]))
 	}
 	return out
 }

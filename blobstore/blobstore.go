@@ -1,0 +1,135 @@
+// Package blobstore keeps artifact content in the JetStream object store,
+// content-addressed by SHA-256: identical bytes are stored once, and events
+// refer to content by its digest. Content streams in and out in the object
+// store's chunks; it is never held whole in memory.
+package blobstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
+)
+
+var (
+	// ErrTooLarge means the content is over the limit given to Put.
+	// Nothing of it is left in the store.
+	ErrTooLarge = errors.New("blobstore: content too large")
+	// ErrNotFound means no content has that digest.
+	ErrNotFound = errors.New("blobstore: content not found")
+)
+
+// Ref names stored content.
+type Ref struct {
+	SHA256 string // lowercase hex
+	Size   int64
+}
+
+// Store is a bucket of the object store. It is safe for concurrent use.
+type Store struct {
+	obs jetstream.ObjectStore
+}
+
+// Open creates (or updates) the bucket and returns the store over it.
+func Open(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (*Store, error) {
+	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      bucket,
+		Description: "arbor: artifact content by SHA-256",
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(1, replicas),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", bucket, err)
+	}
+	return &Store{obs: obs}, nil
+}
+
+func objectName(sha string) string { return "sha256/" + sha }
+
+// Put streams r into the store, reading at most limit bytes, and returns
+// its digest and size. Content over limit fails with ErrTooLarge and leaves
+// nothing behind. Content already stored is kept once.
+func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) {
+	// The digest is known only at the end: upload under a temporary name,
+	// then rename to the digest (or drop the upload if it is there already).
+	tmp := "upload/" + ulid.Make().String()
+	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{Name: tmp}, &limitReader{r: r, left: limit})
+	if err != nil {
+		return Ref{}, fmt.Errorf("store content: %w", err)
+	}
+	sha, err := digestHex(info.Digest)
+	if err != nil {
+		_ = s.obs.Delete(ctx, tmp)
+		return Ref{}, err
+	}
+	ref := Ref{SHA256: sha, Size: int64(info.Size)}
+	err = s.obs.UpdateMeta(ctx, tmp, jetstream.ObjectMeta{Name: objectName(sha)})
+	if errors.Is(err, jetstream.ErrObjectAlreadyExists) {
+		err = s.obs.Delete(ctx, tmp)
+	}
+	if err != nil {
+		return Ref{}, fmt.Errorf("store content %s: %w", sha, err)
+	}
+	return ref, nil
+}
+
+// Open returns a reader of the content with digest sha. The caller closes
+// it. Reading to the end verifies the digest.
+func (s *Store) Open(ctx context.Context, sha string) (io.ReadCloser, error) {
+	r, err := s.obs.Get(ctx, objectName(sha))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, sha)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open content %s: %w", sha, err)
+	}
+	return r, nil
+}
+
+// ReadAll returns the content with digest sha, for content known to be
+// small enough to hold (JSON moved out of an event).
+func (s *Store) ReadAll(ctx context.Context, sha string) ([]byte, error) {
+	r, err := s.Open(ctx, sha)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// digestHex turns the object store's "SHA-256=<base64url>" into hex.
+func digestHex(d string) (string, error) {
+	b64, ok := strings.CutPrefix(d, "SHA-256=")
+	if !ok {
+		return "", fmt.Errorf("blobstore: unexpected digest %q", d)
+	}
+	sum, err := base64.URLEncoding.DecodeString(b64)
+	if err != nil {
+		return "", fmt.Errorf("blobstore: digest %q: %w", d, err)
+	}
+	return hex.EncodeToString(sum), nil
+}
+
+// limitReader fails with ErrTooLarge once more than left bytes are read.
+type limitReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, ErrTooLarge
+	}
+	return n, err
+}

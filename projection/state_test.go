@@ -1,0 +1,709 @@
+package projection
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"arbor/events"
+)
+
+// t0 is the time of position 0; the event at position n happens n seconds
+// later (see at).
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 123_000_000, time.UTC)
+
+func at(seq uint64) time.Time { return t0.Add(time.Duration(seq) * time.Second) }
+
+// id returns a fixed, readable artifact id.
+func id(n uint64) ulid.ULID {
+	var u ulid.ULID
+	binary.BigEndian.PutUint64(u[8:], n)
+	return u
+}
+
+var (
+	root    = id(1)
+	root2   = id(2)
+	child   = id(10)
+	child2  = id(11)
+	child3  = id(12)
+	unknown = id(99)
+	none    ulid.ULID
+)
+
+func created(id, parent ulid.ULID, level int, data string, tags ...string) events.ArtifactCreated {
+	return events.ArtifactCreated{ID: id, Parent: parent, Hierarchy: "default", Level: level, Tags: tags, Data: json.RawMessage(data)}
+}
+
+func updated(id ulid.ULID, data string, tags ...string) events.ArtifactUpdated {
+	return events.ArtifactUpdated{ID: id, Tags: tags, Data: json.RawMessage(data)}
+}
+
+func deleted(id ulid.ULID) events.ArtifactDeleted { return events.ArtifactDeleted{ID: id} }
+
+// fold applies evs at positions 1, 2, ..., the event at position n at
+// at(n). A nil event stands for one of a type this build does not know.
+func fold(evs ...events.Event) *State {
+	s := NewState()
+	for i, ev := range evs {
+		seq := uint64(i + 1)
+		s.Apply(events.Envelope{ID: ulid.Make(), Time: at(seq), Seq: seq, Event: ev})
+	}
+	return s
+}
+
+func ids(as []Artifact) []ulid.ULID {
+	out := []ulid.ULID{}
+	for _, a := range as {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+func childIDs(s *State, parent ulid.ULID) []ulid.ULID {
+	out := []ulid.ULID{}
+	s.Children(parent, func(a Artifact) bool {
+		out = append(out, a.ID)
+		return true
+	})
+	return out
+}
+
+func TestApply(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []events.Event
+		// want is every artifact ever created, in creation order.
+		want     []Artifact
+		absent   []ulid.ULID
+		boundary map[ulid.ULID]uint64
+		children map[ulid.ULID][]ulid.ULID
+		counts   map[string][]int
+	}{
+		{
+			name:   "create root",
+			events: []events.Event{created(root, none, 0, `{"name":"r"}`, "a", "b")},
+			want: []Artifact{{
+				ID: root, Hierarchy: "default", Tags: []string{"a", "b"},
+				Data: json.RawMessage(`{"name":"r"}`), Summary: json.RawMessage(`{"name":"r"}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 1, Created: 1,
+			}},
+			absent:   []ulid.ULID{child, unknown},
+			boundary: map[ulid.ULID]uint64{root: 1, child: 0, unknown: 0},
+			children: map[ulid.ULID][]ulid.ULID{root: {}, unknown: {}},
+			counts:   map[string][]int{"default": {1}},
+		},
+		{
+			name: "create child",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child, root, 1, `{"content":"big","k":1}`, "x"),
+			},
+			want: []Artifact{{
+				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 2, Created: 1,
+			}, {
+				ID: child, Parent: root, Hierarchy: "default", Level: 1, Tags: []string{"x"},
+				Data: json.RawMessage(`{"content":"big","k":1}`), Summary: json.RawMessage(`{"k":1}`),
+				Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Boundary: 0, Created: 2,
+			}},
+			boundary: map[ulid.ULID]uint64{root: 2, child: 0},
+			children: map[ulid.ULID][]ulid.ULID{root: {child}, child: {}},
+			counts:   map[string][]int{"default": {1, 1}},
+		},
+		{
+			name: "children in creation order, not id order",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child3, root, 1, `{}`),
+				created(child, root, 1, `{}`),
+				created(child2, root, 1, `{}`),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 3, Boundary: 4, Created: 1},
+				{ID: child3, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Created: 2},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Created: 3},
+				{ID: child2, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, Created: 4},
+			},
+			boundary: map[ulid.ULID]uint64{root: 4, child: 0, child2: 0, child3: 0},
+			children: map[ulid.ULID][]ulid.ULID{root: {child3, child, child2}},
+			counts:   map[string][]int{"default": {1, 3}},
+		},
+		{
+			name: "update",
+			events: []events.Event{
+				created(root, none, 0, `{"v":1,"content":"a"}`, "old"),
+				updated(root, `{"v":2}`, "new", "tags"),
+			},
+			want: []Artifact{{
+				ID: root, Hierarchy: "default", Tags: []string{"new", "tags"},
+				Data: json.RawMessage(`{"v":2}`), Summary: json.RawMessage(`{"v":2}`),
+				Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Live: true, Boundary: 2, Created: 1,
+			}},
+			boundary: map[ulid.ULID]uint64{root: 2},
+			counts:   map[string][]int{"default": {1}},
+		},
+		{
+			name: "update of a child moves its boundary, not its parent's",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child, root, 1, `{}`),
+				updated(child, `{"content":1,"v":2}`),
+				updated(child, `{"v":3}`, "t"),
+			},
+			want: []Artifact{{
+				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 2, Created: 1,
+			}, {
+				ID: child, Parent: root, Hierarchy: "default", Level: 1, Tags: []string{"t"},
+				Data: json.RawMessage(`{"v":3}`), Summary: json.RawMessage(`{"v":3}`),
+				Version: 3, CreatedAt: at(2), UpdatedAt: at(4), Live: true, Boundary: 4, Created: 2,
+			}},
+			boundary: map[ulid.ULID]uint64{root: 2, child: 4},
+			children: map[ulid.ULID][]ulid.ULID{root: {child}},
+			counts:   map[string][]int{"default": {1, 1}},
+		},
+		{
+			name: "delete leaf",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child, root, 1, `{"a":1}`, "t"),
+				deleted(child),
+			},
+			want: []Artifact{{
+				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 0, Boundary: 2, Created: 1,
+			}, {
+				ID: child, Parent: root, Hierarchy: "default", Level: 1,
+				Version: 2, CreatedAt: at(2), UpdatedAt: at(3), Live: false, Boundary: 3, Created: 2,
+			}},
+			boundary: map[ulid.ULID]uint64{root: 2, child: 3},
+			children: map[ulid.ULID][]ulid.ULID{root: {}, child: {}},
+			counts:   map[string][]int{"default": {1, 0}},
+		},
+		{
+			name: "delete a middle child keeps the order of the others",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child, root, 1, `{}`),
+				created(child2, root, 1, `{}`),
+				created(child3, root, 1, `{}`),
+				deleted(child2),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 2, Boundary: 4, Created: 1},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Created: 2},
+				{ID: child2, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(3), UpdatedAt: at(5), Boundary: 5, Created: 3},
+				{ID: child3, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, Created: 4},
+			},
+			boundary: map[ulid.ULID]uint64{root: 4, child2: 5},
+			children: map[ulid.ULID][]ulid.ULID{root: {child, child3}},
+			counts:   map[string][]int{"default": {1, 2}},
+		},
+		{
+			name: "delete root",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(root2, none, 0, `{}`),
+				deleted(root),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(3), Boundary: 3, Created: 1},
+				{ID: root2, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Boundary: 2, Created: 2},
+			},
+			boundary: map[ulid.ULID]uint64{root: 3, root2: 2},
+			counts:   map[string][]int{"default": {1}},
+		},
+		{
+			name: "counts per hierarchy and level",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				events.ArtifactCreated{ID: root2, Hierarchy: "ml", Data: json.RawMessage(`{}`)},
+				events.ArtifactCreated{ID: child, Parent: root2, Hierarchy: "ml", Level: 1, Data: json.RawMessage(`{}`)},
+				events.ArtifactCreated{ID: child2, Parent: child, Hierarchy: "ml", Level: 2, Data: json.RawMessage(`{}`)},
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 1, Created: 1},
+				{ID: root2, Hierarchy: "ml", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Children: 1, Boundary: 3, Created: 2},
+				{ID: child, Parent: root2, Hierarchy: "ml", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Children: 1, Boundary: 4, Created: 3},
+				{ID: child2, Parent: child, Hierarchy: "ml", Level: 2, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, Created: 4},
+			},
+			children: map[ulid.ULID][]ulid.ULID{root2: {child}, child: {child2}},
+			counts:   map[string][]int{"default": {1}, "ml": {1, 1, 1}},
+		},
+
+		// Events the fold ignores: they move positions only.
+		{
+			name: "second creation of a taken root id",
+			events: []events.Event{
+				created(root, none, 0, `{"first":true}`, "a"),
+				created(root, none, 0, `{"second":true}`, "b"),
+			},
+			want: []Artifact{{
+				ID: root, Hierarchy: "default", Tags: []string{"a"},
+				Data: json.RawMessage(`{"first":true}`), Summary: json.RawMessage(`{"first":true}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 2, Created: 1,
+			}},
+			boundary: map[ulid.ULID]uint64{root: 2},
+			counts:   map[string][]int{"default": {1}},
+		},
+		{
+			name: "second creation of a taken child id under another parent",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(root2, none, 0, `{}`),
+				created(child, root, 1, `{"first":true}`),
+				created(child, root2, 1, `{"second":true}`),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 3, Created: 1},
+				{ID: root2, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Children: 0, Boundary: 4, Created: 2},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{"first":true}`), Summary: json.RawMessage(`{"first":true}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Boundary: 0, Created: 3},
+			},
+			boundary: map[ulid.ULID]uint64{root: 3, root2: 4, child: 0},
+			children: map[ulid.ULID][]ulid.ULID{root: {child}, root2: {}},
+			counts:   map[string][]int{"default": {2, 1}},
+		},
+		{
+			name: "creation of a deleted id",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child, root, 1, `{}`),
+				deleted(child),
+				created(child, root, 1, `{"again":true}`),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 4, Created: 1},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(2), UpdatedAt: at(3), Boundary: 3, Created: 2},
+			},
+			boundary: map[ulid.ULID]uint64{root: 4, child: 3},
+			children: map[ulid.ULID][]ulid.ULID{root: {}},
+			counts:   map[string][]int{"default": {1, 0}},
+		},
+		{
+			name: "creation of a deleted root id",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				deleted(root),
+				created(root, none, 0, `{"again":true}`),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+			},
+			boundary: map[ulid.ULID]uint64{root: 3},
+			counts:   map[string][]int{"default": {0}},
+		},
+		{
+			name:     "creation under an unknown parent",
+			events:   []events.Event{created(child, unknown, 1, `{}`)},
+			absent:   []ulid.ULID{child, unknown},
+			boundary: map[ulid.ULID]uint64{unknown: 1, child: 0},
+			children: map[ulid.ULID][]ulid.ULID{unknown: {}},
+			counts:   map[string][]int{},
+		},
+		{
+			name: "creation under a deleted parent",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				deleted(root),
+				created(child, root, 1, `{}`),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+			},
+			absent:   []ulid.ULID{child},
+			boundary: map[ulid.ULID]uint64{root: 3, child: 0},
+			children: map[ulid.ULID][]ulid.ULID{root: {}},
+			counts:   map[string][]int{"default": {0}},
+		},
+		{
+			name:     "update of an unknown artifact",
+			events:   []events.Event{updated(unknown, `{"a":1}`)},
+			absent:   []ulid.ULID{unknown},
+			boundary: map[ulid.ULID]uint64{unknown: 1},
+			counts:   map[string][]int{},
+		},
+		{
+			name: "events in a boundary before its artifact is created count",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				updated(child, `{"early":true}`),
+				created(child, root, 1, `{}`),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 3, Created: 1},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Boundary: 2, Created: 3},
+			},
+			boundary: map[ulid.ULID]uint64{root: 3, child: 2},
+			counts:   map[string][]int{"default": {1, 1}},
+		},
+		{
+			name: "update of a deleted artifact",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				deleted(root),
+				updated(root, `{"a":1}`, "t"),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+			},
+			boundary:      map[ulid.ULID]uint64{root: 3},
+			counts:        map[string][]int{"default": {0}},
+		},
+		{
+			name:     "delete of an unknown artifact",
+			events:   []events.Event{deleted(unknown)},
+			absent:   []ulid.ULID{unknown},
+			boundary: map[ulid.ULID]uint64{unknown: 1},
+			counts:   map[string][]int{},
+		},
+		{
+			name: "delete of a deleted artifact",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				deleted(root),
+				deleted(root),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+			},
+			boundary:      map[ulid.ULID]uint64{root: 3},
+			counts:        map[string][]int{"default": {0}},
+		},
+		{
+			name: "delete of an artifact with live children",
+			events: []events.Event{
+				created(root, none, 0, `{"a":1}`, "t"),
+				created(child, root, 1, `{}`),
+				deleted(root),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Tags: []string{"t"}, Data: json.RawMessage(`{"a":1}`), Summary: json.RawMessage(`{"a":1}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 3, Created: 1},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Created: 2},
+			},
+			boundary:      map[ulid.ULID]uint64{root: 3, child: 0},
+			children:      map[ulid.ULID][]ulid.ULID{root: {child}},
+			counts:        map[string][]int{"default": {1, 1}},
+		},
+		{
+			name: "delete once the last child is gone",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child, root, 1, `{}`),
+				deleted(root),
+				deleted(child),
+				deleted(root),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(5), Boundary: 5, Created: 1},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(2), UpdatedAt: at(4), Boundary: 4, Created: 2},
+			},
+			boundary: map[ulid.ULID]uint64{root: 5, child: 4},
+			counts:   map[string][]int{"default": {0, 0}},
+		},
+		{
+			name: "an event of an unknown type",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				nil,
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 1, Created: 1},
+			},
+			boundary: map[ulid.ULID]uint64{root: 1},
+			counts:   map[string][]int{"default": {1}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fold(tt.events...)
+			if got, want := s.Applied(), uint64(len(tt.events)); got != want {
+				t.Fatalf("Applied = %d, want %d", got, want)
+			}
+			var live []ulid.ULID
+			for _, want := range tt.want {
+				got, ok := s.Get(want.ID)
+				if !ok {
+					t.Fatalf("Get(%s) found nothing", want.ID)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("Get(%s) =\n%+v\nwant\n%+v", want.ID, got, want)
+				}
+				if want.Live {
+					live = append(live, want.ID)
+				}
+			}
+			for _, id := range tt.absent {
+				if got, ok := s.Get(id); ok {
+					t.Fatalf("Get(%s) = %+v, want nothing", id, got)
+				}
+			}
+			for id, want := range tt.boundary {
+				if got := s.BoundaryOf(id); got != want {
+					t.Fatalf("BoundaryOf(%s) = %d, want %d", id, got, want)
+				}
+			}
+			if got := s.Total(); got != len(live) {
+				t.Fatalf("Total = %d, want %d", got, len(live))
+			}
+			if got := ids(s.Page(0, 100)); !slices.Equal(got, live) {
+				t.Fatalf("Page(0, 100) = %v, want %v", got, live)
+			}
+			for parent, want := range tt.children {
+				if got := childIDs(s, parent); !slices.Equal(got, want) {
+					t.Fatalf("Children(%s) = %v, want %v", parent, got, want)
+				}
+			}
+			if got := s.Counts(); !reflect.DeepEqual(got, tt.counts) {
+				t.Fatalf("Counts = %v, want %v", got, tt.counts)
+			}
+		})
+	}
+}
+
+// Positions are stream sequences: they need not start at 1 or be
+// contiguous, and an ignored event still moves its boundary.
+func TestApplyPositions(t *testing.T) {
+	s := NewState()
+	if got := s.Applied(); got != 0 {
+		t.Fatalf("Applied of an empty state = %d, want 0", got)
+	}
+	steps := []struct {
+		seq     uint64
+		ev      events.Event
+		applied uint64
+		of      ulid.ULID
+		pos     uint64
+	}{
+		{seq: 7, ev: created(root, none, 0, `{}`), of: root, pos: 7},
+		{seq: 9, ev: nil, of: root, pos: 7},
+		{seq: 20, ev: created(child, root, 1, `{}`), of: root, pos: 20},
+		{seq: 21, ev: created(child2, unknown, 1, `{}`), of: unknown, pos: 21},
+		{seq: 40, ev: updated(child, `{}`), of: child, pos: 40},
+		{seq: 41, ev: deleted(root), of: root, pos: 41},
+	}
+	for _, st := range steps {
+		s.Apply(events.Envelope{Seq: st.seq, Time: at(st.seq), Event: st.ev})
+		if got := s.Applied(); got != st.seq {
+			t.Fatalf("Applied after %d = %d, want %d", st.seq, got, st.seq)
+		}
+		if got := s.BoundaryOf(st.of); got != st.pos {
+			t.Fatalf("after %d: BoundaryOf(%s) = %d, want %d", st.seq, st.of, got, st.pos)
+		}
+	}
+	// The delete at 41 is ignored (root has a live child). Artifact.Boundary
+	// of root is not checked: it stays at 20 (the bug in the report).
+	if a, _ := s.Get(root); !a.Live || a.Children != 1 || a.Version != 1 {
+		t.Fatalf("root = Live %v Children %d Version %d, want true 1 1", a.Live, a.Children, a.Version)
+	}
+	if a, _ := s.Get(child); a.Boundary != 40 || a.Version != 2 || a.Created != 20 {
+		t.Fatalf("child = Boundary %d Version %d Created %d, want 40 2 20", a.Boundary, a.Version, a.Created)
+	}
+}
+
+func TestCountsIsACopy(t *testing.T) {
+	s := fold(created(root, none, 0, `{}`), created(child, root, 1, `{}`))
+	c := s.Counts()
+	c["default"][0] = 42
+	c["other"] = []int{1}
+	if got := s.Counts(); !reflect.DeepEqual(got, map[string][]int{"default": {1, 1}}) {
+		t.Fatalf("Counts after changing a returned map = %v, want map[default:[1 1]]", got)
+	}
+}
+
+func TestChildrenStopsWhenFnReturnsFalse(t *testing.T) {
+	s := fold(created(root, none, 0, `{}`), created(child, root, 1, `{}`), created(child2, root, 1, `{}`))
+	var got []ulid.ULID
+	s.Children(root, func(a Artifact) bool {
+		got = append(got, a.ID)
+		return false
+	})
+	if !slices.Equal(got, []ulid.ULID{child}) {
+		t.Fatalf("Children visited %v, want only %v", got, child)
+	}
+}
+
+func TestPage(t *testing.T) {
+	// Roots 1..8 in creation order; 2, 5 and 6 deleted: live 1 3 4 7 8.
+	var evs []events.Event
+	for i := range uint64(8) {
+		evs = append(evs, created(id(i+1), none, 0, `{}`))
+	}
+	evs = append(evs, deleted(id(2)), deleted(id(5)), deleted(id(6)))
+	s := fold(evs...)
+	tests := []struct {
+		offset, size int
+		want         []uint64
+	}{
+		{0, 10, []uint64{1, 3, 4, 7, 8}},
+		{0, 5, []uint64{1, 3, 4, 7, 8}},
+		{0, 2, []uint64{1, 3}},
+		{1, 2, []uint64{3, 4}},
+		{2, 2, []uint64{4, 7}},
+		{3, 1, []uint64{7}},
+		{4, 1, []uint64{8}},
+		{4, 100, []uint64{8}},
+		{5, 1, nil},
+		{6, 10, nil},
+		{1000, 10, nil},
+		{0, 0, nil},
+		{2, 0, nil},
+		{-1, 3, nil},
+		{0, -1, nil},
+	}
+	for _, tt := range tests {
+		var want []ulid.ULID
+		for _, n := range tt.want {
+			want = append(want, id(n))
+		}
+		got := s.Page(tt.offset, tt.size)
+		if len(got) != len(want) {
+			t.Fatalf("Page(%d, %d) has %d artifacts, want %d", tt.offset, tt.size, len(got), len(want))
+		}
+		if len(want) > 0 && !slices.Equal(ids(got), want) {
+			t.Fatalf("Page(%d, %d) = %v, want %v", tt.offset, tt.size, ids(got), want)
+		}
+	}
+	if got := s.Total(); got != 5 {
+		t.Fatalf("Total = %d, want 5", got)
+	}
+	if got := s.Page(0, 10); got[1].Version != 1 || got[1].Created != 3 {
+		t.Fatalf("Page(0, 10)[1] = Version %d Created %d, want 1 3", got[1].Version, got[1].Created)
+	}
+}
+
+// model is a naive fold of the events TestPageMatchesANaiveFilter applies.
+type model struct {
+	order  []ulid.ULID
+	parent map[ulid.ULID]ulid.ULID
+	level  map[ulid.ULID]int
+	live   map[ulid.ULID]bool
+	kids   map[ulid.ULID]int
+}
+
+func (m *model) liveList() []ulid.ULID {
+	var out []ulid.ULID
+	for _, id := range m.order {
+		if m.live[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// The fenwick-backed Page, Total, Children and Counts agree with a plain
+// filter of the creation order after many random creations and deletions,
+// interleaved so that the index grows after deletions too.
+func TestPageMatchesANaiveFilter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := NewState()
+	m := &model{parent: map[ulid.ULID]ulid.ULID{}, level: map[ulid.ULID]int{}, live: map[ulid.ULID]bool{}, kids: map[ulid.ULID]int{}}
+	var seq uint64
+	apply := func(ev events.Event) {
+		seq++
+		s.Apply(events.Envelope{Seq: seq, Time: at(seq), Event: ev})
+	}
+	check := func() {
+		t.Helper()
+		live := m.liveList()
+		if got := s.Total(); got != len(live) {
+			t.Fatalf("at %d: Total = %d, want %d", seq, got, len(live))
+		}
+		if got := ids(s.Page(0, len(live)+1)); !slices.Equal(got, live) {
+			t.Fatalf("at %d: Page(0, all) differs from the live list", seq)
+		}
+		for range 50 {
+			offset, size := rng.IntN(len(live)+3), rng.IntN(40)
+			want := live[min(offset, len(live)):min(offset+size, len(live))]
+			if got := ids(s.Page(offset, size)); !slices.Equal(got, want) {
+				t.Fatalf("at %d: Page(%d, %d) = %v, want %v", seq, offset, size, got, want)
+			}
+		}
+		counts := map[string][]int{}
+		for _, id := range m.order {
+			c := counts["default"]
+			for len(c) <= m.level[id] {
+				c = append(c, 0)
+			}
+			if m.live[id] {
+				c[m.level[id]]++
+			}
+			counts["default"] = c
+		}
+		if got := s.Counts(); !reflect.DeepEqual(got, counts) {
+			t.Fatalf("at %d: Counts = %v, want %v", seq, got, counts)
+		}
+		for _, p := range live[:min(20, len(live))] {
+			var want []ulid.ULID
+			for _, id := range m.order {
+				if m.live[id] && m.parent[id] == p {
+					want = append(want, id)
+				}
+			}
+			if got := childIDs(s, p); !slices.Equal(got, want) {
+				t.Fatalf("at %d: Children(%s) = %v, want %v", seq, p, got, want)
+			}
+		}
+	}
+	next := uint64(1000)
+	for round := range 4 {
+		for range 250 {
+			next++
+			c := id(next)
+			live := m.liveList()
+			if len(live) == 0 || rng.IntN(3) == 0 {
+				apply(created(c, none, 0, `{}`))
+				m.level[c] = 0
+			} else {
+				p := live[rng.IntN(len(live))]
+				apply(created(c, p, m.level[p]+1, `{}`))
+				m.parent[c], m.level[c] = p, m.level[p]+1
+				m.kids[p]++
+			}
+			m.order = append(m.order, c)
+			m.live[c] = true
+		}
+		// Delete about half the leaves, and try (in vain) some parents.
+		for _, id := range m.liveList() {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			apply(deleted(id))
+			if m.kids[id] == 0 {
+				m.live[id] = false
+				if p, ok := m.parent[id]; ok {
+					m.kids[p]--
+				}
+			}
+		}
+		if len(m.order) != 250*(round+1) {
+			t.Fatalf("model has %d artifacts, want %d", len(m.order), 250*(round+1))
+		}
+		check()
+	}
+	if got := s.Total(); got == 0 || got == len(m.order) {
+		t.Fatalf("Total = %d of %d: the test deleted none or all", got, len(m.order))
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	s := NewState()
+	s.Apply(events.Envelope{Seq: 1, Time: t0, Event: created(root, none, 0, `{}`)})
+	data := json.RawMessage(`{"type":"generic","metadata":{"k":1}}`)
+	seq := uint64(1)
+	for b.Loop() {
+		seq++
+		s.Apply(events.Envelope{Seq: seq, Time: t0, Event: events.ArtifactCreated{
+			ID: id(seq), Parent: root, Hierarchy: "default", Level: 1, Data: data,
+		}})
+	}
+	if a, _ := s.Get(root); a.Children != int(seq-1) {
+		b.Fatalf("root has %d children, want %d", a.Children, seq-1)
+	}
+}
