@@ -115,4 +115,3 @@ func names(list []*jetstream.ObjectInfo) []string {
 	}
 	return out
 }
-

@@ -8,6 +8,7 @@ import (
 
 	"arbor/events"
 	"arbor/hierarchy"
+	"arbor/internal/jsonobj"
 	"arbor/projection"
 )
 
@@ -19,13 +20,13 @@ type decision struct {
 	last  uint64
 }
 
-// decideCreate decides the creation of id as the state s has it. c is
-// validated already.
-func decideCreate(s *projection.State, hs hierarchy.Set, c Create, id ulid.ULID) (decision, error) {
+// decideCreate decides the creation of id, with content in the object
+// store if not nil, as the state s has it. c is validated already.
+func decideCreate(s *projection.State, hs hierarchy.Set, c Create, id ulid.ULID, content *events.Content) (decision, error) {
 	if _, taken := s.Get(id); taken {
 		return decision{}, &ConflictError{Reason: fmt.Sprintf("id %s is already used", id)}
 	}
-	ev := events.ArtifactCreated{ID: id, Parent: c.Parent, Tags: c.Tags, Data: c.Data}
+	ev := events.ArtifactCreated{ID: id, Parent: c.Parent, Tags: c.Tags, Data: c.Data, Content: content}
 	var h hierarchy.Hierarchy
 	if c.Parent.IsZero() {
 		h = hs.Default()
@@ -60,8 +61,10 @@ func decideCreate(s *projection.State, hs hierarchy.Set, c Create, id ulid.ULID)
 }
 
 // decideUpdate decides the update of the artifact a (found: whether it was
-// ever created). u is validated already.
-func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update) (decision, error) {
+// ever created). u is validated already; moved is its JSON content if it
+// went to the object store. Uploaded content of a stays unless the new data
+// has content of its own.
+func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update, moved *events.Content) (decision, error) {
 	switch {
 	case !found || !a.Live:
 		return decision{}, ErrNotFound
@@ -70,7 +73,14 @@ func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update)
 	case u.IfMatch != 0 && u.IfMatch != a.Version:
 		return decision{}, ErrStale
 	}
-	ev := events.ArtifactUpdated{ID: a.ID, Tags: u.Tags, Data: u.Data}
+	ev := events.ArtifactUpdated{ID: a.ID, Tags: u.Tags, Data: u.Data, Content: moved}
+	if _, inline := jsonobj.Get(u.Data, "content"); !inline && a.Content != nil && !a.Content.JSON {
+		data, err := stamp(u.Data, *a.Content)
+		if err != nil {
+			return decision{}, err
+		}
+		ev.Data, ev.Content = data, a.Content
+	}
 	return decision{event: ev, addr: addressOf(hs, a), last: a.Boundary}, nil
 }
 

@@ -23,6 +23,9 @@ type Create struct {
 	Hierarchy string
 	Tags      []string
 	Data      json.RawMessage
+	// Attachment, if set, is uploaded content (already in the object
+	// store) that becomes the artifact's content.
+	Attachment *events.Content
 }
 
 // Update replaces an artifact's data and tags. ParentSet says the request
@@ -59,8 +62,9 @@ type Handler struct {
 	NewID       func() ulid.ULID // ulid.Make
 	Now         func() time.Time
 	// MaxData is the largest data, in bytes, one event may carry; zero
-	// means no limit.
+	// means no limit. Larger data keeps its content in Blobs.
 	MaxData int
+	Blobs   Blobs
 	// MaxAttempts bounds the appends of one command under contention;
 	// zero means 100.
 	MaxAttempts int
@@ -72,7 +76,16 @@ type Handler struct {
 // and errors wrapping events.ErrUnavailable (nothing was written).
 func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, uint64, error) {
 	var err error
-	if c.Data, c.Tags, err = validateBody(c.Data, c.Tags, h.MaxData); err != nil {
+	if c.Data, c.Tags, err = validateBody(c.Data, c.Tags); err != nil {
+		return projection.Artifact{}, 0, err
+	}
+	content := c.Attachment
+	if content != nil {
+		c.Data, err = stamp(c.Data, *content)
+	} else {
+		c.Data, content, err = h.fit(ctx, c.Data)
+	}
+	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
 	id := c.ID
@@ -80,7 +93,7 @@ func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, ui
 		id = h.NewID()
 	}
 	pos, err := h.run(ctx, func(s *projection.State) (decision, error) {
-		return decideCreate(s, h.Hierarchies, c, id)
+		return decideCreate(s, h.Hierarchies, c, id, content)
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err
@@ -93,18 +106,30 @@ func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, ui
 	return a, pos, nil
 }
 
+// Validate checks c's body as Create would, without writing: to refuse a
+// bad request before its content is uploaded.
+func (h *Handler) Validate(c Create) error {
+	_, _, err := validateBody(c.Data, c.Tags)
+	return err
+}
+
 // Update carries out u and returns the artifact as of the update and the
-// log position of the event. Errors: ErrNotFound, *ValidationError,
+// log position of the event. Uploaded content stays the artifact's content
+// unless the new data has inline content of its own. Errors: ErrNotFound, *ValidationError,
 // *ConflictError (a change of parent), ErrStale, ErrTooLarge, and errors
 // wrapping events.ErrUnavailable.
 func (h *Handler) Update(ctx context.Context, u Update) (projection.Artifact, uint64, error) {
 	var err error
-	if u.Data, u.Tags, err = validateBody(u.Data, u.Tags, h.MaxData); err != nil {
+	if u.Data, u.Tags, err = validateBody(u.Data, u.Tags); err != nil {
+		return projection.Artifact{}, 0, err
+	}
+	var moved *events.Content
+	if u.Data, moved, err = h.fit(ctx, u.Data); err != nil {
 		return projection.Artifact{}, 0, err
 	}
 	pos, err := h.run(ctx, func(s *projection.State) (decision, error) {
 		a, found := s.Get(u.ID)
-		return decideUpdate(a, found, h.Hierarchies, u)
+		return decideUpdate(a, found, h.Hierarchies, u, moved)
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err

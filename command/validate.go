@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+
+	"arbor/content"
 )
 
 const (
@@ -14,13 +16,21 @@ const (
 
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-// validateBody checks data and tags and returns data compacted and tags
-// never nil. Every problem is reported, not just the first.
-func validateBody(data json.RawMessage, tags []string, maxData int) (json.RawMessage, []string, error) {
+// validateBody checks data (chapkit's typed layouts and DataFrames
+// included) and tags, and returns data compacted and tags never nil. Every
+// problem is reported, not just the first.
+func validateBody(data json.RawMessage, tags []string) (json.RawMessage, []string, error) {
 	var errs []FieldError
 	compact, err := checkData(data)
 	if err != nil {
 		errs = append(errs, FieldError{Field: "data", Reason: err.Error()})
+	} else {
+		for _, e := range content.Validate(compact) {
+			errs = append(errs, FieldError{Field: e.Field, Reason: e.Reason})
+		}
+		for _, e := range content.ValidateDataFrameContent(compact) {
+			errs = append(errs, FieldError{Field: e.Field, Reason: e.Reason})
+		}
 	}
 	if len(tags) > maxTags {
 		errs = append(errs, FieldError{Field: "tags", Reason: fmt.Sprintf("at most %d tags", maxTags)})
@@ -40,9 +50,6 @@ func validateBody(data json.RawMessage, tags []string, maxData int) (json.RawMes
 	}
 	if len(errs) > 0 {
 		return nil, nil, &ValidationError{Errors: errs}
-	}
-	if maxData > 0 && len(compact) > maxData {
-		return nil, nil, fmt.Errorf("%w: data is %d bytes, at most %d fit in one event", ErrTooLarge, len(compact), maxData)
 	}
 	if tags == nil {
 		tags = []string{}

@@ -36,7 +36,7 @@ var golden = []struct {
 	{"artifact.deleted.v1.json", ArtifactDeleted{ID: childID}},
 	{"artifact.updated.v1.content.json", ArtifactUpdated{
 		ID: childID, Tags: []string{"exp-1"},
-		Data: json.RawMessage(`{"type":"ml_training","content_type":"application/zip","content_size":5,"content_sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}`),
+		Data:    json.RawMessage(`{"type":"ml_training","content_type":"application/zip","content_size":5,"content_sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}`),
 		Content: &Content{SHA256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", Size: 5, Type: "application/zip"},
 	}},
 	{"artifact.created.v1.movedjson.json", ArtifactCreated{

@@ -47,28 +47,40 @@ type treeRequest struct {
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	var req createRequest
-	if err := s.decode(r, &req); err != nil {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		return s.createMultipart(w, r)
+	}
+	c, err := s.decodeCreate(r.Body, r.Header.Get("Content-Type"))
+	if err != nil {
 		return err
-	}
-	c := command.Create{Hierarchy: req.Hierarchy, Tags: req.Tags, Data: req.Data}
-	var err error
-	if req.ID != "" {
-		if c.ID, err = parseID(req.ID); err != nil {
-			return invalidField("id", "not a ULID: %q", req.ID)
-		}
-	}
-	if req.ParentID != nil {
-		if c.Parent, err = parseID(*req.ParentID); err != nil {
-			return invalidField("parent_id", "not a ULID: %q", *req.ParentID)
-		}
 	}
 	a, pos, err := s.Commands.Create(r.Context(), c)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", base+"/"+a.ID.String())
-	return writeArtifact(w, http.StatusCreated, a, pos)
+	return s.writeFullArtifact(w, r, http.StatusCreated, a, pos)
+}
+
+// decodeCreate reads the JSON body of a create.
+func (s *Server) decodeCreate(body io.Reader, contentType string) (command.Create, error) {
+	var req createRequest
+	if err := s.decode(body, contentType, &req); err != nil {
+		return command.Create{}, err
+	}
+	c := command.Create{Hierarchy: req.Hierarchy, Tags: req.Tags, Data: req.Data}
+	var err error
+	if req.ID != "" {
+		if c.ID, err = parseID(req.ID); err != nil {
+			return command.Create{}, invalidField("id", "not a ULID: %q", req.ID)
+		}
+	}
+	if req.ParentID != nil {
+		if c.Parent, err = parseID(*req.ParentID); err != nil {
+			return command.Create{}, invalidField("parent_id", "not a ULID: %q", *req.ParentID)
+		}
+	}
+	return c, nil
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -80,7 +92,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
-	return writeArtifact(w, http.StatusOK, a, 0)
+	return s.writeFullArtifact(w, r, http.StatusOK, a, 0)
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -89,7 +101,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 		return err
 	}
 	var req updateRequest
-	if err := s.decode(r, &req); err != nil {
+	if err := s.decode(r.Body, r.Header.Get("Content-Type"), &req); err != nil {
 		return err
 	}
 	u := command.Update{ID: id, Tags: req.Tags, Data: req.Data}
@@ -112,7 +124,7 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
-	return writeArtifact(w, http.StatusOK, a, pos)
+	return s.writeFullArtifact(w, r, http.StatusOK, a, pos)
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -148,7 +160,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 
 func (s *Server) postTree(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	var req treeRequest
-	if err := s.decode(r, &req); err != nil {
+	if err := s.decode(r.Body, r.Header.Get("Content-Type"), &req); err != nil {
 		return err
 	}
 	if req.RootID == "" {
@@ -223,17 +235,17 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	return err
 }
 
-// decode reads a JSON request body into v: 400 for a body that is not
-// JSON, 413 past MaxBody, 422 naming the field for a value of the wrong
-// type.
-func (s *Server) decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+// decode reads a JSON request body of type ct into v: 400 for a body that
+// is not JSON, 413 past MaxBody, 422 naming the field for a value of the
+// wrong type.
+func (s *Server) decode(r io.Reader, ct string, v any) error {
+	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return badRequest("Content-Type must be application/json, not %q", ct)
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, io.NopCloser(r), s.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -332,12 +344,18 @@ func intParam(v, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// writeArtifact writes a whose data is all in the event (see
+// writeFullArtifact).
 func writeArtifact(w http.ResponseWriter, status int, a projection.Artifact, pos uint64) error {
+	setArtifactHeaders(w, a, pos)
+	return writeJSON(w, status, a.Doc(true))
+}
+
+func setArtifactHeaders(w http.ResponseWriter, a projection.Artifact, pos uint64) {
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(a.Version)))
 	if pos != 0 {
 		w.Header().Set(HeaderPosition, strconv.FormatUint(pos, 10))
 	}
-	return writeJSON(w, status, a.Doc(true))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -34,7 +34,8 @@ const (
 	typeValidation   = "urn:servicekit:error:validation-failed"
 	typeUnavailable  = "urn:servicekit:error:unavailable"
 
-	maxBody = 1 << 20
+	maxBody    = 1 << 20
+	maxContent = 8 << 20
 
 	// unknownID is a valid ULID no test creates.
 	unknownID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -80,8 +81,10 @@ func (e *env) serve(checks []httpapi.Check, wait time.Duration) string {
 		Commands:   e.st.Handler,
 		Queries:    &query.Service{Projection: e.st.Projection, Hierarchies: e.set},
 		Projection: e.st.Projection,
+		Blobs:      e.st.Blobs,
 		Checks:     checks,
 		MaxBody:    maxBody,
+		MaxContent: maxContent,
 		Wait:       wait,
 		Logger:     slog.New(slog.DiscardHandler),
 	}

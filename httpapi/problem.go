@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"arbor/blobstore"
 	"arbor/command"
 	"arbor/events"
 	"arbor/query"
@@ -88,6 +89,9 @@ func problemFor(err error, artifact string) *Problem {
 	case errors.As(err, &tooBig):
 		return &Problem{Type: typeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: fmt.Sprintf("Request body is larger than %d bytes", tooBig.Limit)}
+	case errors.Is(err, blobstore.ErrTooLarge):
+		return &Problem{Type: typeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
+			Detail: "The content is larger than this arbor accepts"}
 	case errors.Is(err, command.ErrTooLarge), errors.Is(err, events.ErrTooLarge):
 		return &Problem{Type: typeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: "The artifact's data is larger than one event can carry"}

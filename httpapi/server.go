@@ -12,6 +12,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"arbor/blobstore"
 	"arbor/command"
 	"arbor/projection"
 	"arbor/query"
@@ -39,9 +40,12 @@ type Server struct {
 	Commands   *command.Handler
 	Queries    *query.Service
 	Projection *projection.Projection
+	Blobs      *blobstore.Store
 	Checks     []Check
-	// MaxBody is the largest request body in bytes.
-	MaxBody int64
+	// MaxBody is the largest JSON request body in bytes; MaxContent the
+	// largest uploaded content.
+	MaxBody    int64
+	MaxContent int64
 	// Wait bounds how long a request waits for the projection: at start-up
 	// until it has caught up, and for a HeaderMinPosition.
 	Wait   time.Duration
@@ -91,6 +95,8 @@ func (s *Server) Handler() http.Handler {
 		"$tree":     {http.MethodGet: s.getTree},
 		"$expand":   {http.MethodGet: s.expand},
 		"$metadata": {http.MethodGet: s.metadata},
+		"$download": {http.MethodGet: s.download},
+		"$content":  {http.MethodPut: s.putContent},
 	}
 	item := s.handle(func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) error {
 		id := ps.ByName("id")

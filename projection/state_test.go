@@ -353,8 +353,8 @@ func TestApply(t *testing.T) {
 			want: []Artifact{
 				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
 			},
-			boundary:      map[ulid.ULID]uint64{root: 3},
-			counts:        map[string][]int{"default": {0}},
+			boundary: map[ulid.ULID]uint64{root: 3},
+			counts:   map[string][]int{"default": {0}},
 		},
 		{
 			name:     "delete of an unknown artifact",
@@ -373,8 +373,8 @@ func TestApply(t *testing.T) {
 			want: []Artifact{
 				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
 			},
-			boundary:      map[ulid.ULID]uint64{root: 3},
-			counts:        map[string][]int{"default": {0}},
+			boundary: map[ulid.ULID]uint64{root: 3},
+			counts:   map[string][]int{"default": {0}},
 		},
 		{
 			name: "delete of an artifact with live children",
@@ -387,9 +387,9 @@ func TestApply(t *testing.T) {
 				{ID: root, Hierarchy: "default", Tags: []string{"t"}, Data: json.RawMessage(`{"a":1}`), Summary: json.RawMessage(`{"a":1}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 3, Created: 1},
 				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Created: 2},
 			},
-			boundary:      map[ulid.ULID]uint64{root: 3, child: 0},
-			children:      map[ulid.ULID][]ulid.ULID{root: {child}},
-			counts:        map[string][]int{"default": {1, 1}},
+			boundary: map[ulid.ULID]uint64{root: 3, child: 0},
+			children: map[ulid.ULID][]ulid.ULID{root: {child}},
+			counts:   map[string][]int{"default": {1, 1}},
 		},
 		{
 			name: "delete once the last child is gone",

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
+	"arbor/blobstore"
 	"arbor/command"
 	"arbor/events"
 	"arbor/hierarchy"
@@ -70,6 +71,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	blobs, err := blobstore.Open(ctx, js, "ARTIFACTS_CONTENT", m.Config.Replicas)
+	if err != nil {
+		return err
+	}
 	m.proj = projection.New()
 	m.kv = &projection.KVView{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger}
 	if _, _, err := m.kv.Open(ctx); err != nil {
@@ -86,11 +91,14 @@ func (m *Main) Open(ctx context.Context) error {
 			Log: m.log, Projection: m.proj, Hierarchies: hs,
 			NewID: ulid.Make, Now: time.Now,
 			MaxData: int(m.nc.MaxPayload()) - eventHeadroom,
+			Blobs:   blobs,
 		},
 		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs},
 		Projection: m.proj,
+		Blobs:      blobs,
 		Checks:     m.checks(),
 		MaxBody:    m.Config.MaxBody,
+		MaxContent: m.Config.MaxContent,
 		Wait:       m.Config.Wait,
 		Logger:     m.Logger,
 	}

@@ -22,6 +22,7 @@ type Config struct {
 	Replicas    int
 	Hierarchies []hierarchy.Hierarchy
 	MaxBody     int64
+	MaxContent  int64
 	// Wait bounds how long a request waits for the projection.
 	Wait time.Duration
 }
@@ -70,11 +71,16 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, fmt.Errorf("ARBOR_REPLICAS: %w", err)
 	}
 	fs.IntVar(&cfg.Replicas, "replicas", replicas, "replicas of the stream and buckets arbor creates (ARBOR_REPLICAS)")
-	maxBody, err := strconv.ParseInt(env("MAX_BODY", strconv.Itoa(4<<20)), 10, 64)
+	maxBody, err := strconv.ParseInt(env("MAX_BODY", strconv.Itoa(64<<20)), 10, 64)
 	if err != nil {
 		return Config{}, fmt.Errorf("ARBOR_MAX_BODY: %w", err)
 	}
-	fs.Int64Var(&cfg.MaxBody, "max-body", maxBody, "largest request body in bytes (ARBOR_MAX_BODY)")
+	fs.Int64Var(&cfg.MaxBody, "max-body", maxBody, "largest JSON request body in bytes (ARBOR_MAX_BODY)")
+	maxContent, err := strconv.ParseInt(env("MAX_CONTENT", strconv.Itoa(1<<30)), 10, 64)
+	if err != nil {
+		return Config{}, fmt.Errorf("ARBOR_MAX_CONTENT: %w", err)
+	}
+	fs.Int64Var(&cfg.MaxContent, "max-content", maxContent, "largest uploaded content in bytes (ARBOR_MAX_CONTENT)")
 	fs.DurationVar(&cfg.Wait, "wait", 10*time.Second, "how long a request may wait for the projection to catch up")
 	var hs hierarchyFlag
 	fs.Var(&hs, "hierarchy", "NAME=label0,label1,...; repeatable, the first is the default (ARBOR_HIERARCHY, ';'-separated)")
@@ -100,6 +106,8 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--replicas must be 1 or more")
 	case cfg.MaxBody < 1024:
 		return Config{}, errors.New("--max-body must be at least 1024 bytes")
+	case cfg.MaxContent < 0:
+		return Config{}, errors.New("--max-content must not be negative")
 	case cfg.NATSURL == "" && cfg.DataDir == "":
 		return Config{}, errors.New("--data-dir is required with an embedded NATS server")
 	}

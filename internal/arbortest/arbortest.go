@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
+	"arbor/blobstore"
 	"arbor/command"
 	"arbor/events"
 	"arbor/hierarchy"
@@ -30,6 +31,7 @@ type Stack struct {
 	Projection *projection.Projection
 	Handler    *command.Handler
 	KV         *projection.KVView
+	Blobs      *blobstore.Store
 }
 
 // New starts a JetStream server and an instance on it with the given
@@ -60,10 +62,15 @@ func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &Stack{Server: s, Conn: nc, JS: js, Log: log, Projection: projection.New()}
+	blobs, err := blobstore.Open(t.Context(), js, "ARTIFACTS_CONTENT", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &Stack{Server: s, Conn: nc, JS: js, Log: log, Projection: projection.New(), Blobs: blobs}
 	st.Handler = &command.Handler{
 		Log: log, Projection: st.Projection, Hierarchies: set,
 		NewID: ulid.Make, Now: time.Now,
+		MaxData: int(nc.MaxPayload()) - 8<<10, Blobs: blobs,
 	}
 	st.KV = &projection.KVView{JS: js, Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	runner := &projection.Runner{Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}

@@ -1,0 +1,292 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"arbor/blobstore"
+	"arbor/command"
+	"arbor/content"
+	"arbor/events"
+	"arbor/internal/jsonobj"
+	"arbor/projection"
+)
+
+// putContent stores the raw request body as the artifact's content.
+func (s *Server) putContent(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	ifm, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Queries.Get(id); err != nil {
+		return err // before reading a byte of a possibly large body
+	}
+	c, err := s.upload(r.Context(), r.Body, r.ContentLength, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	a, pos, err := s.Commands.AttachContent(r.Context(), command.AttachContent{ID: id, IfMatch: ifm, Content: c})
+	if err != nil {
+		return err
+	}
+	return s.writeFullArtifact(w, r, http.StatusOK, a, pos)
+}
+
+// upload streams body into the object store.
+func (s *Server) upload(ctx context.Context, body io.Reader, length int64, contentType string) (events.Content, error) {
+	if length > s.MaxContent {
+		return events.Content{}, fmt.Errorf("%w: %d bytes", blobstore.ErrTooLarge, length)
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	ref, err := s.Blobs.Put(ctx, body, s.MaxContent)
+	if err != nil {
+		return events.Content{}, err
+	}
+	return events.Content{SHA256: ref.SHA256, Size: ref.Size, Type: contentType}, nil
+}
+
+// createMultipart creates an artifact from a multipart/form-data body: the
+// part "artifact" holds the JSON body of a create, then the part "content"
+// the file, which streams into the object store.
+func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request) error {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return badRequest("multipart body: %v", err)
+	}
+	part, err := mr.NextPart()
+	if err != nil || part.FormName() != "artifact" {
+		return badRequest(`the first part of a multipart create must be "artifact", the artifact's JSON`)
+	}
+	c, err := s.decodeCreate(part, "")
+	if err != nil {
+		return err
+	}
+	part, err = mr.NextPart()
+	if err != nil || part.FormName() != "content" {
+		return badRequest(`the second part of a multipart create must be "content", the file`)
+	}
+	if err := s.Commands.Validate(c); err != nil {
+		return err // before storing a byte of the file
+	}
+	att, err := s.upload(r.Context(), part, -1, part.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	if _, err := mr.NextPart(); err != io.EOF {
+		return badRequest(`a multipart create has exactly two parts, "artifact" and "content"`)
+	}
+	c.Attachment = &att
+	a, pos, err := s.Commands.Create(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", base+"/"+a.ID.String())
+	return s.writeFullArtifact(w, r, http.StatusCreated, a, pos)
+}
+
+// download serves an artifact's content: uploaded bytes as stored (with
+// ranges and conditional requests), JSON content as JSON, DataFrames as
+// records or CSV.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	a, err := s.Queries.Get(id)
+	if err != nil {
+		return err
+	}
+	if a.Content != nil && !a.Content.JSON {
+		return s.serveBlob(w, r, a)
+	}
+	raw, err := s.jsonContent(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return notFound("Artifact has no content")
+	}
+	ctype := contentType(a.Data, "application/json")
+	if content.IsDataFrame(a.Data) {
+		df, errs := content.ParseDataFrame(raw)
+		if errs != nil {
+			return fmt.Errorf("stored DataFrame of %s does not parse: %v", a.ID, errs)
+		}
+		if wantsCSV(r) {
+			setDownloadHeaders(w, a, "text/csv; charset=utf-8")
+			return df.WriteCSV(w)
+		}
+		setDownloadHeaders(w, a, ctype)
+		return df.WriteRecords(w)
+	}
+	setDownloadHeaders(w, a, ctype)
+	_, err = w.Write(raw)
+	return err
+}
+
+// jsonContent returns the JSON content of a: inline in its data, or moved
+// to the object store. It returns nil when a has none.
+func (s *Server) jsonContent(ctx context.Context, a projection.Artifact) (json.RawMessage, error) {
+	if a.Content != nil && a.Content.JSON {
+		return s.Blobs.ReadAll(ctx, a.Content.SHA256)
+	}
+	m, ok := jsonobj.Get(a.Data, "content")
+	if !ok || string(m.Value) == "null" {
+		return nil, nil
+	}
+	return m.Value, nil
+}
+
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, a projection.Artifact) error {
+	c := a.Content
+	setDownloadHeaders(w, a, c.Type)
+	w.Header().Set("ETag", strconv.Quote(c.SHA256))
+	rs := &blobReader{ctx: r.Context(), blobs: s.Blobs, sha: c.SHA256, size: c.Size}
+	defer rs.Close()
+	http.ServeContent(w, r, "", time.Time{}, rs)
+	if rs.err != nil && r.Context().Err() == nil {
+		// The status line is sent: all that is left is to say so in the log.
+		s.Logger.Error("download failed", "artifact", a.ID, "sha256", c.SHA256, "err", rs.err)
+	}
+	return nil
+}
+
+func setDownloadHeaders(w http.ResponseWriter, a projection.Artifact, ctype string) {
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition",
+		fmt.Sprintf("attachment; filename=artifact_%s.%s", a.ID, content.Extension(ctype)))
+}
+
+// contentType is data's content_type, or def.
+func contentType(data json.RawMessage, def string) string {
+	var ct string
+	if m, ok := jsonobj.Get(data, "content_type"); ok && json.Unmarshal(m.Value, &ct) == nil && ct != "" {
+		return ct
+	}
+	return def
+}
+
+func wantsCSV(r *http.Request) bool {
+	if f := r.URL.Query().Get("format"); f != "" {
+		return f == "csv"
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/csv" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFullArtifact writes a with its full data: for JSON content moved to
+// the object store, the content streams back into its place.
+func (s *Server) writeFullArtifact(w http.ResponseWriter, r *http.Request, status int, a projection.Artifact, pos uint64) error {
+	if a.Content == nil || !a.Content.JSON {
+		return writeArtifact(w, status, a, pos)
+	}
+	doc := a.Doc(true)
+	doc.Data = json.RawMessage("0")
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	i := bytes.Index(b, []byte(`"data":0`)) + len(`"data":`)
+	blob, err := s.Blobs.Open(r.Context(), a.Content.SHA256)
+	if err != nil {
+		return err
+	}
+	defer blob.Close()
+	setArtifactHeaders(w, a, pos)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	off := a.Content.Offset
+	for _, part := range [][]byte{b[:i], a.Data[:off]} {
+		if _, err := w.Write(part); err != nil {
+			return nil // the client went away
+		}
+	}
+	if _, err := io.Copy(w, blob); err != nil {
+		return nil
+	}
+	_, _ = w.Write(a.Data[off+len("null"):])
+	_, _ = w.Write(b[i+1:])
+	_, _ = w.Write([]byte("\n"))
+	return nil
+}
+
+// blobReader is an io.ReadSeeker over content in the object store, for
+// http.ServeContent: seeking is free, and reading opens the content at the
+// offset (skipping what comes before it).
+type blobReader struct {
+	ctx   context.Context
+	blobs *blobstore.Store
+	sha   string
+	size  int64
+	off   int64
+	r     io.ReadCloser
+	err   error
+}
+
+func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		offset += b.off
+	case io.SeekEnd:
+		offset += b.size
+	}
+	if offset < 0 {
+		return 0, errors.New("seek before start")
+	}
+	if offset != b.off && b.r != nil {
+		b.r.Close()
+		b.r = nil
+	}
+	b.off = offset
+	return offset, nil
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	if b.r == nil {
+		r, err := b.blobs.Open(b.ctx, b.sha)
+		if err != nil {
+			b.err = err
+			return 0, err
+		}
+		if _, err := io.CopyN(io.Discard, r, b.off); err != nil {
+			r.Close()
+			b.err = err
+			return 0, err
+		}
+		b.r = r
+	}
+	n, err := b.r.Read(p)
+	b.off += int64(n)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *blobReader) Close() error {
+	if b.r != nil {
+		return b.r.Close()
+	}
+	return nil
+}
