@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
+
+	"arbor/internal/jsopen"
 )
 
 var (
@@ -36,14 +38,19 @@ type Store struct {
 	obs jetstream.ObjectStore
 }
 
-// Open creates (or updates) the bucket and returns the store over it.
+// Open opens the bucket, creating it if it does not exist, and returns the
+// store over it.
 func Open(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (*Store, error) {
-	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      bucket,
-		Description: "arbor: artifact content by SHA-256",
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(1, replicas),
-	})
+	obs, err := jsopen.Open(
+		func() (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, bucket) },
+		func() (jetstream.ObjectStore, error) {
+			return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+				Bucket:      bucket,
+				Description: "arbor: artifact content by SHA-256",
+				Storage:     jetstream.FileStorage,
+				Replicas:    max(1, replicas),
+			})
+		}, jetstream.ErrBucketNotFound)
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", bucket, err)
 	}

@@ -36,7 +36,7 @@ type AttachContent struct {
 // ErrStale, *ValidationError (a typed layout that does not allow it), and
 // errors wrapping events.ErrUnavailable.
 func (h *Handler) AttachContent(ctx context.Context, a AttachContent) (projection.Artifact, uint64, error) {
-	pos, err := h.run(ctx, func(s *projection.State) (decision, error) {
+	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
 		cur, found := s.Get(a.ID)
 		switch {
 		case !found || !cur.Live:
@@ -50,12 +50,12 @@ func (h *Handler) AttachContent(ctx context.Context, a AttachContent) (projectio
 		}
 		c := a.Content
 		ev := events.ArtifactUpdated{ID: cur.ID, Tags: cur.Tags, Data: data, Content: &c}
-		return decision{event: ev, addr: addressOf(h.Hierarchies, cur), last: cur.Boundary}, nil
+		return decision{event: ev, addr: addressOf(h.Hierarchies, cur), last: cur.Boundary, prev: cur}, nil
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	return h.get(a.ID), pos, nil
+	return d.prev.AfterUpdate(env, d.event.(events.ArtifactUpdated)), env.Seq, nil
 }
 
 // stamp returns data for binary content c: without inline content, with

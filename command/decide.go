@@ -13,11 +13,12 @@ import (
 )
 
 // A decision is the event a command appends, where, and the position its
-// boundary must still be at.
+// boundary must still be at; prev is the artifact it was decided on.
 type decision struct {
 	event events.Event
 	addr  events.Address
 	last  uint64
+	prev  projection.Artifact
 }
 
 // decideCreate decides the creation of id, with content in the object
@@ -81,7 +82,7 @@ func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update,
 		}
 		ev.Data, ev.Content = data, a.Content
 	}
-	return decision{event: ev, addr: addressOf(hs, a), last: a.Boundary}, nil
+	return decision{event: ev, addr: addressOf(hs, a), last: a.Boundary, prev: a}, nil
 }
 
 // decideDelete decides the deletion of the artifact a.

@@ -41,3 +41,17 @@ func (e *ValidationError) Error() string {
 func invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Errors: []FieldError{{Field: field, Reason: fmt.Sprintf(format, args...)}}}
 }
+
+// NotAppliedError is a write that was made, at position Pos, but that the
+// projection had not applied when waiting for it ended with Err. The write
+// stands: read it back (waiting for Pos) rather than retry it.
+type NotAppliedError struct {
+	Pos uint64
+	Err error
+}
+
+func (e *NotAppliedError) Error() string {
+	return fmt.Sprintf("command: written at %d, not yet applied: %v", e.Pos, e.Err)
+}
+
+func (e *NotAppliedError) Unwrap() error { return e.Err }

@@ -92,18 +92,17 @@ func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, ui
 	if id.IsZero() {
 		id = h.NewID()
 	}
-	pos, err := h.run(ctx, func(s *projection.State) (decision, error) {
+	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
 		return decideCreate(s, h.Hierarchies, c, id, content)
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	a := h.get(id)
-	if a.Created != pos {
+	if h.get(id).Created != env.Seq {
 		// Another creation of the same id, in another boundary, won.
 		return projection.Artifact{}, 0, &ConflictError{Reason: fmt.Sprintf("id %s is already used", id)}
 	}
-	return a, pos, nil
+	return projection.AfterCreate(env, d.event.(events.ArtifactCreated)), env.Seq, nil
 }
 
 // Validate checks c's body as Create would, without writing: to refuse a
@@ -127,30 +126,32 @@ func (h *Handler) Update(ctx context.Context, u Update) (projection.Artifact, ui
 	if u.Data, moved, err = h.fit(ctx, u.Data); err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	pos, err := h.run(ctx, func(s *projection.State) (decision, error) {
+	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
 		a, found := s.Get(u.ID)
 		return decideUpdate(a, found, h.Hierarchies, u, moved)
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	return h.get(u.ID), pos, nil
+	return d.prev.AfterUpdate(env, d.event.(events.ArtifactUpdated)), env.Seq, nil
 }
 
 // Delete carries out d and returns the log position of the event. Errors:
 // ErrNotFound, *ConflictError (live children), ErrStale, and errors
 // wrapping events.ErrUnavailable.
 func (h *Handler) Delete(ctx context.Context, d Delete) (uint64, error) {
-	return h.run(ctx, func(s *projection.State) (decision, error) {
+	env, _, err := h.run(ctx, func(s *projection.State) (decision, error) {
 		a, found := s.Get(d.ID)
 		return decideDelete(a, found, h.Hierarchies, d)
 	})
+	return env.Seq, err
 }
 
 // run decides against the projection and appends, again after every
 // conflict once the projection has seen what caused it, then waits until
-// the projection has applied the event.
-func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decision, error)) (uint64, error) {
+// the projection has applied the event. It returns the event appended, with
+// its position, and the decision it carries out.
+func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decision, error)) (events.Envelope, decision, error) {
 	env := events.Envelope{ID: h.NewID(), Time: h.Now().UTC().Truncate(time.Millisecond)}
 	attempts := h.MaxAttempts
 	if attempts == 0 {
@@ -163,26 +164,27 @@ func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decis
 		)
 		h.Projection.Read(func(s *projection.State) { d, err = decide(s) })
 		if err != nil {
-			return 0, err
+			return events.Envelope{}, decision{}, err
 		}
 		env.Event = d.event
 		pos, err := h.Log.Append(ctx, d.addr, env, d.last)
 		var conflict *events.ConflictError
 		if errors.As(err, &conflict) {
 			if err := h.catchUp(ctx, conflict.Last); err != nil {
-				return 0, err
+				return events.Envelope{}, decision{}, err
 			}
 			continue
 		}
 		if err != nil {
-			return 0, err
+			return events.Envelope{}, decision{}, err
 		}
 		if err := h.Projection.WaitFor(ctx, pos); err != nil {
-			return 0, fmt.Errorf("written at %d, not yet applied: %w", pos, err)
+			return events.Envelope{}, decision{}, &NotAppliedError{Pos: pos, Err: err}
 		}
-		return pos, nil
+		env.Seq = pos
+		return env, d, nil
 	}
-	return 0, fmt.Errorf("%w: still contended after %d attempts", events.ErrUnavailable, attempts)
+	return events.Envelope{}, decision{}, fmt.Errorf("%w: still contended after %d attempts", events.ErrUnavailable, attempts)
 }
 
 // catchUp waits until the projection has applied position last, or the

@@ -9,6 +9,6 @@
 // to: the parent for the creation of a child, the artifact itself for every
 // other event (and for the creation of a root). A write that must not race
 // with other writes to a boundary carries a precondition on the filter
-// <prefix>.<hierarchy>.<boundary>.> (see Expect). This package imports no
+// <prefix>.*.<boundary>.> (see BoundaryFilter). This package imports no
 // other package of arbor.
 package events

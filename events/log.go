@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"arbor/internal/jsopen"
 )
 
 var (
@@ -67,21 +69,25 @@ type Log struct {
 	cfg    Config
 }
 
-// OpenLog creates or updates the stream described by cfg and returns the
-// log over it.
+// OpenLog opens the stream described by cfg, creating it if it does not
+// exist, and returns the log over it.
 func OpenLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error) {
 	cfg = cfg.withDefaults()
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        cfg.Stream,
-		Description: "arbor artifact events",
-		Subjects:    []string{cfg.Prefix + ".>"},
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		AllowDirect: true,
-		Duplicates:  2 * time.Minute,
-	})
+	s, err := jsopen.Open(
+		func() (jetstream.Stream, error) { return js.Stream(ctx, cfg.Stream) },
+		func() (jetstream.Stream, error) {
+			return js.CreateStream(ctx, jetstream.StreamConfig{
+				Name:        cfg.Stream,
+				Description: "arbor artifact events",
+				Subjects:    []string{cfg.Prefix + ".>"},
+				Storage:     jetstream.FileStorage,
+				Replicas:    cfg.Replicas,
+				Retention:   jetstream.LimitsPolicy,
+				Discard:     jetstream.DiscardOld,
+				AllowDirect: true,
+				Duplicates:  2 * time.Minute,
+			})
+		}, jetstream.ErrStreamNotFound)
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", cfg.Stream, err)
 	}
@@ -110,7 +116,7 @@ func (l *Log) Append(ctx context.Context, addr Address, env Envelope, last uint6
 	}
 	subject := Subject(l.cfg.Prefix, addr, env.Event)
 	msg := &nats.Msg{Subject: subject, Header: h, Data: body}
-	filter := BoundaryFilter(l.cfg.Prefix, addr.Hierarchy, Boundary(env.Event))
+	filter := BoundaryFilter(l.cfg.Prefix, Boundary(env.Event))
 	ack, err := l.js.PublishMsg(ctx, msg,
 		jetstream.WithExpectLastSequenceForSubject(last, filter),
 		jetstream.WithExpectStream(l.cfg.Stream))

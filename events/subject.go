@@ -33,11 +33,12 @@ func Subject(prefix string, addr Address, ev Event) string {
 }
 
 // BoundaryFilter is the subject filter covering the consistency boundary of
-// artifact id in hierarchy: id's own events and the creations of its
-// children. Every conditional write into the boundary uses exactly this
-// filter (see Expect).
-func BoundaryFilter(prefix, hierarchy string, id ulid.ULID) string {
-	return fmt.Sprintf("%s.%s.%s.>", prefix, hierarchy, id)
+// artifact id: id's own events and the creations of its children. Every
+// write into the boundary carries a precondition on exactly this filter.
+// It names no hierarchy, so that the boundary is the artifact's alone even
+// if two writers race to create the same id in two hierarchies.
+func BoundaryFilter(prefix string, id ulid.ULID) string {
+	return fmt.Sprintf("%s.*.%s.>", prefix, id)
 }
 
 // BoundaryOfSubject returns the boundary an event's subject names, whatever

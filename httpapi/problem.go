@@ -71,6 +71,7 @@ func problemFor(err error, artifact string) *Problem {
 		validation *command.ValidationError
 		conflict   *command.ConflictError
 		tooBig     *http.MaxBytesError
+		notApplied *command.NotAppliedError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -98,6 +99,10 @@ func problemFor(err error, artifact string) *Problem {
 	case errors.Is(err, events.ErrUnavailable):
 		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "The event log could not be reached in time; nothing was written, retrying is safe"}
+	case errors.As(err, &notApplied):
+		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: fmt.Sprintf("The write was recorded at position %d but is not visible here yet: "+
+				"read it back with %s: %d rather than retry it", notApplied.Pos, HeaderMinPosition, notApplied.Pos)}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "The request timed out"}

@@ -11,6 +11,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"arbor/events"
+	"arbor/internal/jsopen"
 )
 
 // KVView keeps a JetStream KV bucket holding every live artifact's current
@@ -48,29 +49,38 @@ func (v *KVView) bucket() string {
 
 func (v *KVView) durable() string { return v.bucket() + "_writer" }
 
-// Open creates (or updates) the bucket and the durable consumer.
+// Open opens the bucket and the durable consumer, creating what does not
+// exist yet.
 func (v *KVView) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consumer, error) {
-	kv, err := v.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      v.bucket(),
-		Description: "arbor: the current state of every live artifact",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(1, v.Replicas),
-	})
+	kv, err := jsopen.Open(
+		func() (jetstream.KeyValue, error) { return v.JS.KeyValue(ctx, v.bucket()) },
+		func() (jetstream.KeyValue, error) {
+			return v.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket:      v.bucket(),
+				Description: "arbor: the current state of every live artifact",
+				History:     1,
+				Storage:     jetstream.FileStorage,
+				Replicas:    max(1, v.Replicas),
+			})
+		}, jetstream.ErrBucketNotFound)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open bucket %s: %w", v.bucket(), err)
 	}
-	cons, err := v.JS.CreateOrUpdateConsumer(ctx, v.Log.Stream(), jetstream.ConsumerConfig{
-		Durable:        v.durable(),
-		Description:    "arbor: writes the " + v.bucket() + " bucket",
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckAllPolicy,
-		AckWait:        30 * time.Second,
-		MaxAckPending:  kvBatch,
-		PriorityGroups: []string{kvGroup},
-		PriorityPolicy: jetstream.PriorityPolicyPinned,
-		PinnedTTL:      10 * time.Second,
-	})
+	cons, err := jsopen.Open(
+		func() (jetstream.Consumer, error) { return v.JS.Consumer(ctx, v.Log.Stream(), v.durable()) },
+		func() (jetstream.Consumer, error) {
+			return v.JS.CreateConsumer(ctx, v.Log.Stream(), jetstream.ConsumerConfig{
+				Durable:        v.durable(),
+				Description:    "arbor: writes the " + v.bucket() + " bucket",
+				DeliverPolicy:  jetstream.DeliverAllPolicy,
+				AckPolicy:      jetstream.AckAllPolicy,
+				AckWait:        30 * time.Second,
+				MaxAckPending:  kvBatch,
+				PriorityGroups: []string{kvGroup},
+				PriorityPolicy: jetstream.PriorityPolicyPinned,
+				PinnedTTL:      10 * time.Second,
+			})
+		}, jetstream.ErrConsumerNotFound)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open consumer %s: %w", v.durable(), err)
 	}

@@ -94,12 +94,7 @@ func (s *State) Apply(env events.Envelope) {
 		s.create(env, ev)
 	case events.ArtifactUpdated:
 		if n := s.byID[ev.ID]; n != nil && n.Live {
-			n.Tags = ev.Tags
-			n.Data = ev.Data
-			n.Summary = withoutContent(ev.Data)
-			n.Content = ev.Content
-			n.Version++
-			n.UpdatedAt = env.Time
+			n.Artifact = n.Artifact.AfterUpdate(env, ev)
 		}
 	case events.ArtifactDeleted:
 		if n := s.byID[ev.ID]; n != nil && n.Live && n.Children == 0 {
@@ -133,15 +128,7 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated) {
 	} else if ev.Level != 0 {
 		return
 	}
-	n := &node{
-		Artifact: Artifact{
-			ID: ev.ID, Parent: ev.Parent, Hierarchy: ev.Hierarchy, Level: ev.Level,
-			Tags: ev.Tags, Data: ev.Data, Summary: withoutContent(ev.Data), Content: ev.Content,
-			Version: 1, CreatedAt: env.Time, UpdatedAt: env.Time,
-			Live: true, Created: env.Seq,
-		},
-		pos: len(s.order),
-	}
+	n := &node{Artifact: AfterCreate(env, ev), pos: len(s.order)}
 	s.byID[ev.ID] = n
 	s.order = append(s.order, n)
 	s.live.push(1)
@@ -155,6 +142,29 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated) {
 		parent.Children++
 		parent.children = append(parent.children, n)
 	}
+}
+
+// AfterCreate is the artifact the creation ev at env makes.
+func AfterCreate(env events.Envelope, ev events.ArtifactCreated) Artifact {
+	a := Artifact{
+		ID: ev.ID, Parent: ev.Parent, Hierarchy: ev.Hierarchy, Level: ev.Level,
+		Tags: ev.Tags, Data: ev.Data, Summary: withoutContent(ev.Data), Content: ev.Content,
+		Version: 1, CreatedAt: env.Time, UpdatedAt: env.Time,
+		Live: true, Created: env.Seq,
+	}
+	if events.Boundary(ev) == ev.ID {
+		a.Boundary = env.Seq
+	}
+	return a
+}
+
+// AfterUpdate is a once the update ev at env is applied.
+func (a Artifact) AfterUpdate(env events.Envelope, ev events.ArtifactUpdated) Artifact {
+	a.Tags, a.Data, a.Summary, a.Content = ev.Tags, ev.Data, withoutContent(ev.Data), ev.Content
+	a.Version++
+	a.UpdatedAt = env.Time
+	a.Boundary = env.Seq
+	return a
 }
 
 // Get returns the artifact with id, live or deleted, and whether it was

@@ -193,7 +193,7 @@ func (m *Main) HTTPAddr() string { return m.listener.Addr().String() }
 // NATSURL is where NATS clients reach the server arbor uses; empty when
 // the embedded server is in-process only.
 func (m *Main) NATSURL() string {
-	if m.ns != nil {
+	if m.ns != nil && m.Config.NATSListen != "" {
 		return m.ns.ClientURL()
 	}
 	return m.Config.NATSURL

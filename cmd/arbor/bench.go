@@ -13,6 +13,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -30,6 +32,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("arbor bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", 3*time.Second, "how long each measurement runs")
+	contentMiB := fs.Int64("content-mib", 200, "size of the content uploaded and downloaded, in MiB (0: skip)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -51,7 +54,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer os.RemoveAll(dir)
 	m := &Main{
-		Config: Config{Addr: "127.0.0.1:0", DataDir: dir, MaxBody: 1 << 20, Wait: 10 * time.Second},
+		Config: Config{Addr: "127.0.0.1:0", DataDir: dir, MaxBody: 1 << 20, MaxContent: 1 << 40, Wait: 10 * time.Second},
 		Logger: slog.New(slog.DiscardHandler),
 	}
 	if err := m.Open(ctx); err != nil {
@@ -90,7 +93,143 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, c := range []int{1, 64} {
 		b.row(tw, "http get", c, b.measure(ctx, c, b.httpGet(ids)), nil)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if *contentMiB > 0 {
+		return b.content(ctx, stdout, js, *contentMiB<<20)
+	}
+	return nil
+}
+
+// content measures uploading and downloading size bytes over HTTP beside
+// the object store's own put and get, and the peak memory of the upload.
+func (b *bench) content(ctx context.Context, w io.Writer, js jetstream.JetStream, size int64) error {
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "BENCH", Storage: jetstream.FileStorage})
+	if err != nil {
+		return err
+	}
+	var put, get, upload, download time.Duration
+	var peak int64
+	if put, err = timed(func() error {
+		_, err := obs.Put(ctx, jetstream.ObjectMeta{Name: "raw"}, io.LimitReader(newNoise(1), size))
+		return err
+	}); err != nil {
+		return err
+	}
+	if get, err = timed(func() error {
+		r, err := obs.Get(ctx, "raw")
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		_, err = io.Copy(io.Discard, r)
+		return err
+	}); err != nil {
+		return err
+	}
+	id, err := b.post(ctx, map[string]any{"data": map[string]any{"name": "model.bin"}})
+	if err != nil {
+		return err
+	}
+	resetPeakRSS()
+	base := peakRSS()
+	if upload, err = timed(func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, b.base+"/"+id+"/$content", io.LimitReader(newNoise(2), size))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		return b.expect(req, http.StatusOK)
+	}); err != nil {
+		return err
+	}
+	peak = peakRSS() - base
+	if download, err = timed(func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/"+id+"/$download", nil)
+		if err != nil {
+			return err
+		}
+		return b.expect(req, http.StatusOK)
+	}); err != nil {
+		return err
+	}
+	mib := float64(size) / (1 << 20)
+	rate := func(d time.Duration) float64 { return mib / d.Seconds() }
+	fmt.Fprintf(w, "\ncontent of %.0f MiB:\n", mib)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\tMiB/s\tvs object store\t")
+	fmt.Fprintf(tw, "object store put\t%.0f\t1.00x\t\n", rate(put))
+	fmt.Fprintf(tw, "http upload ($content)\t%.0f\t%.2fx\t\n", rate(upload), put.Seconds()/upload.Seconds())
+	fmt.Fprintf(tw, "object store get\t%.0f\t1.00x\t\n", rate(get))
+	fmt.Fprintf(tw, "http download ($download)\t%.0f\t%.2fx\t\n", rate(download), get.Seconds()/download.Seconds())
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if peak >= 0 {
+		fmt.Fprintf(w, "peak RSS during the upload: %.0f MiB above the %.0f MiB before it (%.3f of the content's size)\n",
+			float64(peak)/(1<<20), float64(base)/(1<<20), float64(peak)/float64(size))
+	}
+	return nil
+}
+
+func (b *bench) expect(req *http.Request, status int) error {
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != status {
+		return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
+	}
+	return nil
+}
+
+func timed(fn func() error) (time.Duration, error) {
+	start := time.Now()
+	err := fn()
+	return time.Since(start), err
+}
+
+// noise is an endless stream of pseudo-random bytes.
+type noise struct{ r *rand.PCG }
+
+func newNoise(seed uint64) *noise { return &noise{r: rand.NewPCG(seed, seed)} }
+
+func (n *noise) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 8 {
+		v := n.r.Uint64()
+		for j := 0; j < 8 && i+j < len(p); j++ {
+			p[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return len(p), nil
+}
+
+// resetPeakRSS resets the kernel's high-water mark of this process's
+// resident memory (Linux; elsewhere it does nothing).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is this process's peak resident memory in bytes since the last
+// reset, or -1 where the kernel does not say.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
+		}
+	}
+	return -1
 }
 
 type bench struct {

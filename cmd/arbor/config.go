@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,58 +48,83 @@ func (f *hierarchyFlag) Set(s string) error {
 	return nil
 }
 
-// parseServeFlags reads the serve flags from args, with ARBOR_* variables
-// from getenv as defaults: flags win over the environment.
+// parseServeFlags reads the serve flags from args. A flag not given takes
+// its ARBOR_* variable from getenv, if set: flags win over the environment,
+// and a variable whose flag is given is not even read.
 func parseServeFlags(args []string, getenv func(string) (string, bool), stderr io.Writer) (Config, error) {
-	env := func(name, def string) string {
-		if v, ok := getenv("ARBOR_" + name); ok {
-			return v
-		}
-		return def
-	}
 	fs := flag.NewFlagSet("arbor serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg Config
-	fs.StringVar(&cfg.Addr, "addr", env("ADDR", "127.0.0.1:8000"), "HTTP listen address (ARBOR_ADDR)")
-	fs.StringVar(&cfg.DataDir, "data-dir", env("DATA_DIR", "./arbor-data"), "data directory of the embedded NATS server (ARBOR_DATA_DIR)")
-	fs.StringVar(&cfg.NATSListen, "nats-listen", env("NATS_LISTEN", "127.0.0.1:4222"),
-		"where the embedded NATS server accepts clients; empty: in-process only (ARBOR_NATS_LISTEN)")
-	fs.StringVar(&cfg.NATSURL, "nats-url", env("NATS_URL", ""), "use this NATS server or cluster instead of embedding one (ARBOR_NATS_URL)")
-	replicas, err := strconv.Atoi(env("REPLICAS", "1"))
-	if err != nil {
-		return Config{}, fmt.Errorf("ARBOR_REPLICAS: %w", err)
+	cfg := Config{
+		Addr: "127.0.0.1:8000", DataDir: "./arbor-data", NATSListen: "127.0.0.1:4222",
+		Replicas: 1, MaxBody: 64 << 20, MaxContent: 1 << 30, Wait: 10 * time.Second,
 	}
-	fs.IntVar(&cfg.Replicas, "replicas", replicas, "replicas of the stream and buckets arbor creates (ARBOR_REPLICAS)")
-	maxBody, err := strconv.ParseInt(env("MAX_BODY", strconv.Itoa(64<<20)), 10, 64)
-	if err != nil {
-		return Config{}, fmt.Errorf("ARBOR_MAX_BODY: %w", err)
-	}
-	fs.Int64Var(&cfg.MaxBody, "max-body", maxBody, "largest JSON request body in bytes (ARBOR_MAX_BODY)")
-	maxContent, err := strconv.ParseInt(env("MAX_CONTENT", strconv.Itoa(1<<30)), 10, 64)
-	if err != nil {
-		return Config{}, fmt.Errorf("ARBOR_MAX_CONTENT: %w", err)
-	}
-	fs.Int64Var(&cfg.MaxContent, "max-content", maxContent, "largest uploaded content in bytes (ARBOR_MAX_CONTENT)")
-	fs.DurationVar(&cfg.Wait, "wait", 10*time.Second, "how long a request may wait for the projection to catch up")
 	var hs hierarchyFlag
-	fs.Var(&hs, "hierarchy", "NAME=label0,label1,...; repeatable, the first is the default (ARBOR_HIERARCHY, ';'-separated)")
+	// env names each flag's variable.
+	env := map[string]string{}
+	add := func(name, variable string, define func(name string)) {
+		define(name)
+		env[name] = variable
+	}
+	add("addr", "ARBOR_ADDR", func(n string) { fs.StringVar(&cfg.Addr, n, cfg.Addr, "HTTP listen address (ARBOR_ADDR)") })
+	add("data-dir", "ARBOR_DATA_DIR", func(n string) {
+		fs.StringVar(&cfg.DataDir, n, cfg.DataDir, "data directory of the embedded NATS server (ARBOR_DATA_DIR)")
+	})
+	add("nats-listen", "ARBOR_NATS_LISTEN", func(n string) {
+		fs.StringVar(&cfg.NATSListen, n, cfg.NATSListen,
+			"where the embedded NATS server accepts clients; empty: in-process only (ARBOR_NATS_LISTEN)")
+	})
+	add("nats-url", "ARBOR_NATS_URL", func(n string) {
+		fs.StringVar(&cfg.NATSURL, n, "", "use this NATS server or cluster instead of embedding one (ARBOR_NATS_URL)")
+	})
+	add("replicas", "ARBOR_REPLICAS", func(n string) {
+		fs.IntVar(&cfg.Replicas, n, cfg.Replicas, "replicas of the stream and buckets arbor creates (ARBOR_REPLICAS)")
+	})
+	add("max-body", "ARBOR_MAX_BODY", func(n string) {
+		fs.Int64Var(&cfg.MaxBody, n, cfg.MaxBody, "largest JSON request body in bytes (ARBOR_MAX_BODY)")
+	})
+	add("max-content", "ARBOR_MAX_CONTENT", func(n string) {
+		fs.Int64Var(&cfg.MaxContent, n, cfg.MaxContent, "largest uploaded content in bytes (ARBOR_MAX_CONTENT)")
+	})
+	add("wait", "ARBOR_WAIT", func(n string) {
+		fs.DurationVar(&cfg.Wait, n, cfg.Wait, "how long a request may wait for the projection to catch up (ARBOR_WAIT)")
+	})
+	add("hierarchy", "ARBOR_HIERARCHY", func(n string) {
+		fs.Var(&hs, n, "NAME=label0,label1,...; repeatable, the first is the default (ARBOR_HIERARCHY, ';'-separated)")
+	})
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if len(hs.list) == 0 {
-		for s := range strings.SplitSeq(env("HIERARCHY", ""), ";") {
-			if strings.TrimSpace(s) == "" {
-				continue
-			}
-			if err := hs.Set(s); err != nil {
-				return Config{}, fmt.Errorf("ARBOR_HIERARCHY: %w", err)
-			}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := getenv(env[f.Name])
+		if err != nil || given[f.Name] || !ok {
+			return
 		}
+		if f.Name == "hierarchy" {
+			for h := range strings.SplitSeq(v, ";") {
+				if strings.TrimSpace(h) != "" && err == nil {
+					err = hs.Set(h)
+				}
+			}
+		} else {
+			err = f.Value.Set(v)
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", env[f.Name], err)
+		}
+	})
+	if err != nil {
+		return Config{}, err
 	}
 	cfg.Hierarchies = hs.list
+	if _, err := hierarchy.NewSet(cfg.Hierarchies...); err != nil {
+		return Config{}, err
+	}
 	switch {
 	case cfg.Replicas < 1:
 		return Config{}, errors.New("--replicas must be 1 or more")

@@ -63,9 +63,14 @@ func Start(opts Options) (*server.Server, error) {
 	}
 	s.SetLoggerV2(lg, false, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, fmt.Errorf("natsserver: not ready: %s", lg.fatal())
+	// Wait for the server, but not once it has said it cannot start (a
+	// port in use, say).
+	for deadline := time.Now().Add(30 * time.Second); !s.ReadyForConnections(50 * time.Millisecond); {
+		if lg.failed() || time.Now().After(deadline) {
+			s.Shutdown()
+			s.WaitForShutdown()
+			return nil, fmt.Errorf("natsserver: not ready: %s", lg.fatal())
+		}
 	}
 	if !s.JetStreamEnabled() {
 		s.Shutdown()
@@ -82,6 +87,12 @@ type logger struct {
 
 	mu        sync.Mutex
 	lastFatal string
+}
+
+func (l *logger) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastFatal != ""
 }
 
 func (l *logger) fatal() string {

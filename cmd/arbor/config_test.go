@@ -1,0 +1,199 @@
+package main
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"arbor/hierarchy"
+)
+
+// fakeEnv is a fake environment for parseServeFlags.
+func fakeEnv(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+func TestParseServeFlags(t *testing.T) {
+	// Every case is the defaults with the fields it sets changed, so that
+	// fields added to Config later keep their defaults here.
+	defaults, err := parseServeFlags(nil, fakeEnv(nil), io.Discard)
+	if err != nil {
+		t.Fatalf("parseServeFlags with nothing set: %v", err)
+	}
+	documented := Config{
+		Addr: "127.0.0.1:8000", DataDir: "./arbor-data", NATSListen: "127.0.0.1:4222", Replicas: 1,
+		Wait: 10 * time.Second, MaxBody: defaults.MaxBody,
+	}
+	got := Config{
+		Addr: defaults.Addr, DataDir: defaults.DataDir, NATSListen: defaults.NATSListen, NATSURL: defaults.NATSURL,
+		Replicas: defaults.Replicas, Hierarchies: defaults.Hierarchies, Wait: defaults.Wait, MaxBody: defaults.MaxBody,
+	}
+	if !reflect.DeepEqual(got, documented) {
+		t.Errorf("defaults = %+v, want %+v", defaults, documented)
+	}
+	if defaults.MaxBody < 1024 {
+		t.Errorf("default MaxBody = %d, below the allowed minimum", defaults.MaxBody)
+	}
+	with := func(f func(*Config)) Config {
+		c := defaults
+		f(&c)
+		return c
+	}
+	allEnv := map[string]string{
+		"ARBOR_ADDR":        "0.0.0.0:9000",
+		"ARBOR_DATA_DIR":    "/var/lib/arbor",
+		"ARBOR_NATS_LISTEN": "0.0.0.0:4333",
+		"ARBOR_NATS_URL":    "nats://a:4222,nats://b:4222",
+		"ARBOR_REPLICAS":    "3",
+		"ARBOR_MAX_BODY":    "8192",
+		"ARBOR_HIERARCHY":   "ml_pipeline=experiment,model,predictions;documents",
+	}
+	fromEnv := func(c *Config) {
+		c.Addr, c.DataDir, c.NATSListen, c.NATSURL = "0.0.0.0:9000", "/var/lib/arbor", "0.0.0.0:4333", "nats://a:4222,nats://b:4222"
+		c.Replicas, c.MaxBody = 3, 8192
+		c.Hierarchies = []hierarchy.Hierarchy{mlPipeline, {Name: "documents"}}
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want Config
+	}{
+		{
+			name: "flags",
+			args: []string{
+				"--addr", "127.0.0.1:0", "--data-dir", "/tmp/a", "--nats-listen", "127.0.0.1:0",
+				"--nats-url", "nats://x:4222", "--replicas", "3", "--max-body", "2048", "--wait", "3s",
+				"--hierarchy", "ml_pipeline=experiment,model,predictions",
+			},
+			want: with(func(c *Config) {
+				c.Addr, c.DataDir, c.NATSListen, c.NATSURL = "127.0.0.1:0", "/tmp/a", "127.0.0.1:0", "nats://x:4222"
+				c.Replicas, c.MaxBody, c.Wait = 3, 2048, 3*time.Second
+				c.Hierarchies = []hierarchy.Hierarchy{mlPipeline}
+			}),
+		},
+		{name: "env", env: allEnv, want: with(fromEnv)},
+		{
+			name: "flags win over env",
+			env:  allEnv,
+			args: []string{
+				"--addr", "127.0.0.1:1", "--data-dir", "d", "--nats-listen", "127.0.0.1:2",
+				"--nats-url", "nats://c:4222", "--replicas", "5", "--max-body", "4096",
+				"--hierarchy", "docs=draft,final",
+			},
+			want: with(func(c *Config) {
+				c.Addr, c.DataDir, c.NATSListen, c.NATSURL = "127.0.0.1:1", "d", "127.0.0.1:2", "nats://c:4222"
+				c.Replicas, c.MaxBody = 5, 4096
+				c.Hierarchies = []hierarchy.Hierarchy{{Name: "docs", Labels: []string{"draft", "final"}}}
+			}),
+		},
+		{
+			name: "an empty flag wins over env too",
+			env:  allEnv,
+			args: []string{"--nats-listen", "", "--nats-url="},
+			want: with(func(c *Config) {
+				fromEnv(c)
+				c.NATSListen, c.NATSURL = "", ""
+			}),
+		},
+		{
+			name: "repeated hierarchy, the first is the default",
+			args: []string{"--hierarchy", "documents", "--hierarchy", "ml_pipeline=experiment, model ,predictions", "--hierarchy", "x=a"},
+			want: with(func(c *Config) {
+				c.Hierarchies = []hierarchy.Hierarchy{{Name: "documents"}, mlPipeline, {Name: "x", Labels: []string{"a"}}}
+			}),
+		},
+		{
+			name: "ARBOR_HIERARCHY with blanks and a trailing separator",
+			env:  map[string]string{"ARBOR_HIERARCHY": " documents ; ml_pipeline=experiment,model,predictions;;"},
+			want: with(func(c *Config) {
+				c.Hierarchies = []hierarchy.Hierarchy{{Name: "documents"}, mlPipeline}
+			}),
+		},
+		{
+			name: "empty ARBOR_NATS_LISTEN means in-process only",
+			env:  map[string]string{"ARBOR_NATS_LISTEN": ""},
+			want: with(func(c *Config) { c.NATSListen = "" }),
+		},
+		{
+			name: "an empty data dir is fine with an external NATS",
+			args: []string{"--data-dir", "", "--nats-url", "nats://x:4222"},
+			want: with(func(c *Config) { c.DataDir, c.NATSURL = "", "nats://x:4222" }),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseServeFlags(tt.args, fakeEnv(tt.env), io.Discard)
+			if err != nil {
+				t.Fatalf("parseServeFlags(%q) error: %v", tt.args, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("parseServeFlags(%q)\n got %+v\nwant %+v", tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseServeFlagsRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // in the error
+	}{
+		{name: "a dot in a label", args: []string{"--hierarchy", "ml=a.b"}, want: `"a.b"`},
+		{name: "a blank in a label", args: []string{"--hierarchy", "ml=a b"}, want: `"a b"`},
+		{name: "a wildcard label", args: []string{"--hierarchy", "ml=a,*"}, want: `"*"`},
+		{name: "an empty label", args: []string{"--hierarchy", "ml=a,,b"}, want: "label"},
+		{name: "a label twice", args: []string{"--hierarchy", "ml=a,b,a"}, want: "twice"},
+		{name: "a dot in a name", args: []string{"--hierarchy", "m.l=a"}, want: `"m.l"`},
+		{name: "an empty name", args: []string{"--hierarchy", "=a"}, want: "hierarchy name"},
+		{name: "env: a dot in a label", env: map[string]string{"ARBOR_HIERARCHY": "documents;ml=a.b"}, want: "ARBOR_HIERARCHY"},
+		{name: "env: a blank in a label", env: map[string]string{"ARBOR_HIERARCHY": "ml=a b"}, want: "ARBOR_HIERARCHY"},
+		{name: "replicas 0", args: []string{"--replicas", "0"}, want: "--replicas"},
+		{name: "replicas -1", args: []string{"--replicas=-1"}, want: "--replicas"},
+		{name: "env replicas 0", env: map[string]string{"ARBOR_REPLICAS": "0"}, want: "--replicas"},
+		{name: "env replicas not a number", env: map[string]string{"ARBOR_REPLICAS": "three"}, want: "ARBOR_REPLICAS"},
+		{name: "env max body not a number", env: map[string]string{"ARBOR_MAX_BODY": "1M"}, want: "ARBOR_MAX_BODY"},
+		{name: "a tiny max body", args: []string{"--max-body", "10"}, want: "--max-body"},
+		{name: "no data dir for the embedded server", args: []string{"--data-dir", ""}, want: "--data-dir"},
+		{name: "an unknown flag", args: []string{"--bogus"}, want: "bogus"},
+		{name: "a stray argument", args: []string{"--addr", ":1", "extra"}, want: "extra"},
+		{name: "a bad duration", args: []string{"--wait", "soon"}, want: "wait"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr strings.Builder
+			got, err := parseServeFlags(tt.args, fakeEnv(tt.env), &stderr)
+			if err == nil {
+				t.Fatalf("parseServeFlags(%q) = %+v, want an error", tt.args, got)
+			}
+			if msg := err.Error() + stderr.String(); !strings.Contains(msg, tt.want) {
+				t.Fatalf("parseServeFlags(%q) error %q (stderr %q), want it to mention %q", tt.args, err, stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestFlagsWinOverMalformedEnv(t *testing.T) {
+	env := fakeEnv(map[string]string{"ARBOR_REPLICAS": "three", "ARBOR_MAX_BODY": "big", "ARBOR_WAIT": "soon", "ARBOR_HIERARCHY": "a.b"})
+	cfg, err := parseServeFlags([]string{"--replicas", "2", "--max-body", "4096", "--wait", "2s", "--hierarchy", "ml=x,y"}, env, io.Discard)
+	if err != nil {
+		t.Fatalf("parseServeFlags: %v", err)
+	}
+	if cfg.Replicas != 2 || cfg.MaxBody != 4096 || cfg.Wait != 2*time.Second || len(cfg.Hierarchies) != 1 || cfg.Hierarchies[0].Name != "ml" {
+		t.Fatalf("config = %+v, want the flags' values", cfg)
+	}
+	cfg, err = parseServeFlags(nil, fakeEnv(map[string]string{"ARBOR_WAIT": "3s", "ARBOR_MAX_CONTENT": "1000"}), io.Discard)
+	if err != nil || cfg.Wait != 3*time.Second || cfg.MaxContent != 1000 {
+		t.Fatalf("ARBOR_WAIT, ARBOR_MAX_CONTENT: %+v, %v", cfg, err)
+	}
+	if _, err := parseServeFlags([]string{"--hierarchy", "a", "--hierarchy", "a=x"}, fakeEnv(nil), io.Discard); err == nil {
+		t.Fatal("a hierarchy given twice was accepted")
+	}
+}
