@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -41,14 +42,72 @@ func BoundaryFilter(prefix string, id ulid.ULID) string {
 	return fmt.Sprintf("%s.*.%s.>", prefix, id)
 }
 
-// BoundaryOfSubject returns the boundary an event's subject names, whatever
-// the event's type: readers that cannot decode an event still know where
-// the server counted it.
-func BoundaryOfSubject(subject string) (ulid.ULID, bool) {
+// Parts are the tokens of an event's subject.
+type Parts struct {
+	Hierarchy string
+	Boundary  ulid.ULID
+	Artifact  ulid.ULID
+	Label     string
+	Kind      string
+}
+
+// ParseSubject reads the parts of an event's subject, whatever its prefix
+// and event type: readers that cannot decode an event still know where the
+// server counted it.
+func ParseSubject(subject string) (Parts, bool) {
 	tokens := strings.Split(subject, ".")
 	if len(tokens) != 6 {
-		return ulid.ULID{}, false
+		return Parts{}, false
 	}
-	id, err := ulid.ParseStrict(tokens[2])
-	return id, err == nil
+	boundary, err := ulid.ParseStrict(tokens[2])
+	if err != nil {
+		return Parts{}, false
+	}
+	artifact, err := ulid.ParseStrict(tokens[3])
+	if err != nil {
+		return Parts{}, false
+	}
+	return Parts{Hierarchy: tokens[1], Boundary: boundary, Artifact: artifact, Label: tokens[4], Kind: tokens[5]}, true
+}
+
+// Kinds are the last tokens of the event types arbor writes.
+var Kinds = []string{"created", "updated", "deleted"}
+
+// Filter selects events by what their subjects say; an empty field matches
+// anything.
+type Filter struct {
+	Hierarchy string
+	Label     string
+	Kind      string // created, updated or deleted
+	Artifact  ulid.ULID
+}
+
+// Validate checks every field can stand in a subject.
+func (f Filter) Validate() error {
+	for _, t := range []string{f.Hierarchy, f.Label} {
+		if t != "" {
+			if err := ValidToken(t); err != nil {
+				return err
+			}
+		}
+	}
+	if f.Kind != "" && !slices.Contains(Kinds, f.Kind) {
+		return fmt.Errorf("%q is not one of %s", f.Kind, strings.Join(Kinds, ", "))
+	}
+	return nil
+}
+
+// Subject is the subject filter selecting f's events under prefix.
+func (f Filter) Subject(prefix string) string {
+	or := func(s string) string {
+		if s == "" {
+			return "*"
+		}
+		return s
+	}
+	artifact := "*"
+	if !f.Artifact.IsZero() {
+		artifact = f.Artifact.String()
+	}
+	return strings.Join([]string{prefix, or(f.Hierarchy), "*", artifact, or(f.Label), or(f.Kind)}, ".")
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -41,6 +42,7 @@ type Server struct {
 	Queries    *query.Service
 	Projection *projection.Projection
 	Blobs      *blobstore.Store
+	Events     EventSource
 	Checks     []Check
 	// MaxBody is the largest JSON request body in bytes; MaxContent the
 	// largest uploaded content.
@@ -50,7 +52,15 @@ type Server struct {
 	// until it has caught up, and for a HeaderMinPosition.
 	Wait   time.Duration
 	Logger *slog.Logger
+
+	closing   chan struct{} // closed by CloseStreams
+	closeOnce sync.Once
 }
+
+// CloseStreams ends every live feed, so that a graceful shutdown of the
+// HTTP server is not held up by clients that never hang up. Call it after
+// Handler.
+func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // handlerFunc is a route's handler. It returns an error rather than
 // writing one; handle turns it into a problem.
@@ -63,6 +73,7 @@ const base = "/api/v1/artifacts"
 
 // Handler returns the API's http.Handler.
 func (s *Server) Handler() http.Handler {
+	s.closing = make(chan struct{})
 	r := httprouter.New()
 	// httprouter routes on the decoded path, so "%24tree" is "$tree".
 	r.RedirectTrailingSlash = false
@@ -89,6 +100,7 @@ func (s *Server) Handler() http.Handler {
 		"$tree":   {http.MethodPost: s.postTree},
 		"$stats":  {http.MethodGet: s.stats},
 		"$schema": {http.MethodGet: s.schema},
+		"$events": {http.MethodGet: s.feed},
 	}
 	artifact := methods{http.MethodGet: s.get, http.MethodPut: s.put, http.MethodDelete: s.delete}
 	ops := map[string]methods{

@@ -83,8 +83,8 @@ func (s *State) Apply(env events.Envelope) {
 	s.applied = env.Seq
 	if env.Event == nil {
 		// The server counted the event in its boundary all the same.
-		if b, ok := events.BoundaryOfSubject(env.Subject); ok {
-			s.boundary[b] = env.Seq
+		if p, ok := events.ParseSubject(env.Subject); ok {
+			s.boundary[p.Boundary] = env.Seq
 		}
 		return
 	}

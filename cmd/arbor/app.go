@@ -96,6 +96,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs},
 		Projection: m.proj,
 		Blobs:      blobs,
+		Events:     m.log,
 		Checks:     m.checks(),
 		MaxBody:    m.Config.MaxBody,
 		MaxContent: m.Config.MaxContent,
@@ -111,6 +112,7 @@ func (m *Main) Open(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
+	m.http.RegisterOnShutdown(api.CloseStreams)
 	go func() {
 		if err := m.http.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.failed <- fmt.Errorf("http: %w", err)

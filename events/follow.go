@@ -1,0 +1,111 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Record is an event as stored: its position, subject, headers and payload.
+type Record struct {
+	Seq     uint64
+	Subject string
+	Header  nats.Header
+	Data    []byte
+}
+
+// Type is the record's event type.
+func (r Record) Type() string { return r.Header.Get(HeaderType) }
+
+// Follow returns the records matching f after position from, in stream
+// order, then every new one as it is appended, until ctx is done; then the
+// channel closes. With from nil it starts with the next event appended.
+// The ordered consumer behind it survives reconnects to NATS.
+func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (<-chan Record, error) {
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{f.Subject(l.cfg.Prefix)},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	}
+	if from != nil {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = *from + 1
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: follow %s: %v", ErrUnavailable, l.cfg.Stream, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("%w: follow %s: %v", ErrUnavailable, l.cfg.Stream, err)
+	}
+	out := make(chan Record, 64)
+	go func() {
+		defer close(out)
+		defer it.Stop()
+		defer context.AfterFunc(ctx, it.Stop)()
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				continue
+			}
+			meta, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			rec := Record{Seq: meta.Sequence.Stream, Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}
+			select {
+			case out <- rec:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// cloudEvent is a record in the CloudEvents JSON format (structured mode),
+// with the extension attributes sequence (the stream position, as the
+// CloudEvents sequence extension has it), hierarchy and levellabel.
+type cloudEvent struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Time            string          `json:"time"`
+	Subject         string          `json:"subject"`
+	DataContentType string          `json:"datacontenttype"`
+	Sequence        string          `json:"sequence"`
+	Hierarchy       string          `json:"hierarchy,omitempty"`
+	LevelLabel      string          `json:"levellabel,omitempty"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// CloudEvent renders r as a CloudEvents JSON document.
+func (r Record) CloudEvent() ([]byte, error) {
+	ce := cloudEvent{
+		SpecVersion: "1.0", ID: r.Header.Get(HeaderID), Source: r.Header.Get(HeaderSource),
+		Type: r.Type(), Time: r.Header.Get(HeaderTime), Subject: r.Header.Get(HeaderSubject),
+		DataContentType: "application/json", Sequence: strconv.FormatUint(r.Seq, 10), Data: r.Data,
+	}
+	if p, ok := ParseSubject(r.Subject); ok {
+		ce.Hierarchy, ce.LevelLabel = p.Hierarchy, p.Label
+	}
+	if !json.Valid(ce.Data) {
+		ce.Data = json.RawMessage("null")
+	}
+	return json.Marshal(ce)
+}

@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"arbor/events"
+)
+
+// EventSource is the log as the live feed reads it: *events.Log.
+type EventSource interface {
+	Follow(ctx context.Context, f events.Filter, from *uint64) (<-chan events.Record, error)
+}
+
+// keepAlive is how often an idle feed sends a comment, so that proxies and
+// clients can tell a quiet feed from a dead one.
+const keepAlive = 15 * time.Second
+
+// feed streams events as Server-Sent Events, each a CloudEvents JSON
+// document with its stream position as the SSE id. Query parameters
+// hierarchy, level_label, type and artifact filter it. Last-Event-ID (or
+// ?since=N) resumes after that position; without either the feed starts
+// with the next event.
+func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	q := r.URL.Query()
+	f := events.Filter{Hierarchy: q.Get("hierarchy"), Label: q.Get("level_label"),
+		Kind: strings.TrimPrefix(q.Get("type"), "artifact.")}
+	if v := q.Get("artifact"); v != "" {
+		id, err := parseID(v)
+		if err != nil {
+			return invalidField("artifact", "not a ULID: %q", v)
+		}
+		f.Artifact = id
+	}
+	for field, v := range map[string]string{"hierarchy": f.Hierarchy, "level_label": f.Label} {
+		if v != "" {
+			if err := events.ValidToken(v); err != nil {
+				return invalidField(field, "%v", err)
+			}
+		}
+	}
+	if f.Kind != "" && !slices.Contains(events.Kinds, f.Kind) {
+		return invalidField("type", "%q is not one of %s", f.Kind, strings.Join(events.Kinds, ", "))
+	}
+	var from *uint64
+	for _, v := range []string{r.Header.Get("Last-Event-ID"), q.Get("since")} {
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return invalidField("since", "must be a log position such as 42, not %q", v)
+		}
+		from = &n
+		break
+	}
+	// The feed ends when the handler returns: its context is the request's.
+	records, err := s.Events.Follow(r.Context(), f, from)
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case rec, ok := <-records:
+			if !ok {
+				return nil
+			}
+			ce, err := rec.CloudEvent()
+			if err != nil {
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", rec.Seq, rec.Type(), ce); err != nil {
+				return nil
+			}
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+		case <-s.closing:
+			return nil
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}
