@@ -26,26 +26,6 @@ const maxPageSize = 1000
 //go:embed artifact.schema.json
 var artifactSchema []byte
 
-type createRequest struct {
-	ID        string          `json:"id"`
-	ParentID  *string         `json:"parent_id"`
-	Hierarchy string          `json:"hierarchy"`
-	Tags      []string        `json:"tags"`
-	Data      json.RawMessage `json:"data"`
-}
-
-type updateRequest struct {
-	// ParentID is kept raw to tell an omitted parent_id from null.
-	ParentID json.RawMessage `json:"parent_id"`
-	Tags     []string        `json:"tags"`
-	Data     json.RawMessage `json:"data"`
-}
-
-type treeRequest struct {
-	RootID   string `json:"root_id"`
-	MaxDepth *int   `json:"max_depth"`
-}
-
 func (s *Server) create(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		return s.createMultipart(w, r)
@@ -64,23 +44,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 
 // decodeCreate reads the JSON body of a create.
 func (s *Server) decodeCreate(body io.Reader, contentType string) (command.Create, error) {
-	var req createRequest
+	var req CreateRequest
 	if err := s.decode(body, contentType, &req); err != nil {
 		return command.Create{}, err
 	}
-	c := command.Create{Hierarchy: req.Hierarchy, Tags: req.Tags, Data: req.Data}
-	var err error
-	if req.ID != "" {
-		if c.ID, err = parseID(req.ID); err != nil {
-			return command.Create{}, invalidField("id", "not a ULID: %q", req.ID)
-		}
-	}
-	if req.ParentID != nil {
-		if c.Parent, err = parseID(*req.ParentID); err != nil {
-			return command.Create{}, invalidField("parent_id", "not a ULID: %q", *req.ParentID)
-		}
-	}
-	return c, nil
+	return req.Command()
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -100,25 +68,17 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
-	var req updateRequest
+	var req UpdateRequest
 	if err := s.decode(r.Body, r.Header.Get("Content-Type"), &req); err != nil {
 		return err
 	}
-	u := command.Update{ID: id, Tags: req.Tags, Data: req.Data}
-	if u.IfMatch, err = ifMatch(r); err != nil {
+	ifm, err := IfMatch(r.Header.Get("If-Match"))
+	if err != nil {
 		return err
 	}
-	if len(req.ParentID) > 0 {
-		u.ParentSet = true
-		if string(req.ParentID) != "null" {
-			var p string
-			if json.Unmarshal(req.ParentID, &p) != nil {
-				return invalidField("parent_id", "must be a ULID or null")
-			}
-			if u.Parent, err = parseID(p); err != nil {
-				return invalidField("parent_id", "not a ULID: %q", p)
-			}
-		}
+	u, err := req.Command(id, ifm)
+	if err != nil {
+		return err
 	}
 	a, pos, err := s.Commands.Update(r.Context(), u)
 	if err != nil {
@@ -133,7 +93,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		return err
 	}
 	d := command.Delete{ID: id}
-	if d.IfMatch, err = ifMatch(r); err != nil {
+	if d.IfMatch, err = IfMatch(r.Header.Get("If-Match")); err != nil {
 		return err
 	}
 	pos, err := s.Commands.Delete(r.Context(), d)
@@ -159,22 +119,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 }
 
 func (s *Server) postTree(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	var req treeRequest
+	var req TreeRequest
 	if err := s.decode(r.Body, r.Header.Get("Content-Type"), &req); err != nil {
 		return err
 	}
-	if req.RootID == "" {
-		return invalidField("root_id", "required")
-	}
-	id, err := parseID(req.RootID)
+	id, depth, err := req.Query()
 	if err != nil {
-		return invalidField("root_id", "not a ULID: %q", req.RootID)
-	}
-	depth := -1
-	if req.MaxDepth != nil {
-		if depth = *req.MaxDepth; depth < 0 {
-			return invalidField("max_depth", "must be 0 or more")
-		}
+		return err
 	}
 	return s.writeTree(w, id, depth)
 }
@@ -290,40 +241,18 @@ func jsonKind(goKind string) string {
 
 func pathID(ps httprouter.Params) (ulid.ULID, error) {
 	raw := ps.ByName("id")
-	id, err := parseID(raw)
+	id, err := ParseID(raw)
 	if err != nil {
 		return ulid.ULID{}, invalidULID(raw)
 	}
 	return id, nil
 }
 
-// parseID reads a ULID, upper or lower case.
-func parseID(s string) (ulid.ULID, error) { return ulid.ParseStrict(strings.ToUpper(s)) }
-
 func notFoundID(err error, id ulid.ULID) error {
 	if errors.Is(err, query.ErrNotFound) {
 		return notFound(fmt.Sprintf("Artifact with id %s not found", id))
 	}
 	return err
-}
-
-// ifMatch reads If-Match as a version; zero when absent or "*". It takes
-// one strong ETag: anything else (a weak tag, a list) cannot match a version
-// and is stale.
-func ifMatch(r *http.Request) (int, error) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	if v == "" || v == "*" {
-		return 0, nil
-	}
-	unquoted, err := strconv.Unquote(v)
-	if err != nil || !strings.HasPrefix(v, `"`) {
-		return 0, command.ErrStale
-	}
-	n, err := strconv.Atoi(unquoted)
-	if err != nil || n < 1 {
-		return 0, command.ErrStale
-	}
-	return n, nil
 }
 
 // intParam reads a query parameter: def when empty, 422 when it is not an

@@ -29,7 +29,7 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request, ps httproute
 	if err != nil {
 		return err
 	}
-	ifm, err := ifMatch(r)
+	ifm, err := IfMatch(r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,14 @@ func badRequest(format string, args ...any) error {
 	return &Problem{Type: typeBadRequest, Title: "Bad Request", Status: http.StatusBadRequest, Detail: fmt.Sprintf(format, args...)}
 }
 
+// BadRequest is a 400 problem with detail, for other transports.
+func BadRequest(detail string) error { return badRequest("%s", detail) }
+
+// Unavailable is a 503 problem with detail: retrying later is safe.
+func Unavailable(detail string) error {
+	return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: detail}
+}
+
 func invalidULID(s string) error {
 	return &Problem{Type: typeInvalidULID, Title: "Invalid ULID", Status: http.StatusBadRequest, Detail: "Invalid ULID format: " + s}
 }
@@ -63,9 +71,9 @@ func invalidField(field, format string, args ...any) error {
 	return &command.ValidationError{Errors: []command.FieldError{{Field: field, Reason: fmt.Sprintf(format, args...)}}}
 }
 
-// problemFor turns an error into the problem a client sees. It is the only
+// ProblemFor turns an error into the problem a client sees. It is the only
 // place where an error becomes a status. Details of 5xx stay in the log.
-func problemFor(err error, artifact string) *Problem {
+func ProblemFor(err error, artifact string) *Problem {
 	var (
 		p          *Problem
 		validation *command.ValidationError

@@ -79,14 +79,14 @@ func (s *Server) Handler() http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeProblem(w, req, problemFor(notFound("No route for "+req.URL.Path), ""))
+		writeProblem(w, req, ProblemFor(notFound("No route for "+req.URL.Path), ""))
 	})
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeProblem(w, req, problemFor(methodNotAllowed(req.Method), ""))
+		writeProblem(w, req, ProblemFor(methodNotAllowed(req.Method), ""))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
 		s.Logger.Error("panic", "method", req.Method, "path", req.URL.Path, "err", v)
-		writeProblem(w, req, problemFor(errors.New("panic"), ""))
+		writeProblem(w, req, ProblemFor(errors.New("panic"), ""))
 	}
 
 	collection := methods{http.MethodGet: s.list, http.MethodPost: s.create}
@@ -176,7 +176,7 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 		if err == nil {
 			return
 		}
-		p := problemFor(err, strings.ToUpper(ps.ByName("id")))
+		p := ProblemFor(err, strings.ToUpper(ps.ByName("id")))
 		if p.Status >= 500 {
 			s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
 		}
@@ -188,8 +188,7 @@ func (s *Server) waitConsistent(r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.Wait)
 	defer cancel()
 	if err := s.Projection.WaitReady(ctx); err != nil {
-		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "arbor is still reading its event log; retry shortly"}
+		return Unavailable("arbor is still reading its event log; retry shortly")
 	}
 	v := r.Header.Get(HeaderMinPosition)
 	if v == "" {
@@ -200,8 +199,7 @@ func (s *Server) waitConsistent(r *http.Request) error {
 		return badRequest("%s must be a log position such as 42", HeaderMinPosition)
 	}
 	if err := s.Projection.WaitFor(ctx, pos); err != nil {
-		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "this instance has not yet applied position " + v + "; retry shortly"}
+		return Unavailable("this instance has not yet applied position " + v + "; retry shortly")
 	}
 	return nil
 }

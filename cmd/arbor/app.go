@@ -23,9 +23,13 @@ import (
 	"arbor/httpapi"
 	"arbor/internal/lockfile"
 	"arbor/internal/natsserver"
+	"arbor/natsapi"
 	"arbor/projection"
 	"arbor/query"
 )
+
+// version is arbor's version, as the NATS service reports it.
+const version = "0.3.0"
 
 // eventHeadroom is what an event's headers and envelope take beside its
 // data, kept free below the server's maximum message size.
@@ -44,6 +48,7 @@ type Main struct {
 	log      *events.Log
 	proj     *projection.Projection
 	kv       *projection.KVView
+	nats     *natsapi.Service
 	listener net.Listener
 	http     *http.Server
 	cancel   context.CancelFunc
@@ -102,6 +107,13 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxContent: m.Config.MaxContent,
 		Wait:       m.Config.Wait,
 		Logger:     m.Logger,
+	}
+	m.nats = &natsapi.Service{
+		Commands: api.Commands, Queries: api.Queries, Projection: m.proj,
+		Wait: m.Config.Wait, Timeout: 30 * time.Second, Version: version, Logger: m.Logger,
+	}
+	if err := m.nats.Start(m.nc); err != nil {
+		return fmt.Errorf("nats service: %w", err)
 	}
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
@@ -201,8 +213,8 @@ func (m *Main) NATSURL() string {
 	return m.Config.NATSURL
 }
 
-// Close stops arbor: the HTTP server finishes in-flight requests, the
-// runners stop, the NATS connection drains, the embedded server shuts down
+// Close stops arbor: the HTTP server and the NATS service finish the
+// requests in flight, the runners stop, the NATS connection drains, the embedded server shuts down
 // and the data directory is unlocked. It is safe after a failed Open.
 func (m *Main) Close() error {
 	var errs []error
@@ -210,6 +222,9 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		errs = append(errs, m.http.Shutdown(ctx))
 		cancel()
+	}
+	if m.nats != nil {
+		errs = append(errs, m.nats.Stop())
 	}
 	if m.cancel != nil {
 		m.cancel()

@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"arbor/command"
+)
+
+// The request bodies of the API. Other transports (NATS) take the same JSON
+// and turn it into commands and queries the same way.
+
+// CreateRequest is the body of a create.
+type CreateRequest struct {
+	ID        string          `json:"id"`
+	ParentID  *string         `json:"parent_id"`
+	Hierarchy string          `json:"hierarchy"`
+	Tags      []string        `json:"tags"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// Command turns r into a create command; a malformed id is a
+// *command.ValidationError.
+func (r CreateRequest) Command() (command.Create, error) {
+	c := command.Create{Hierarchy: r.Hierarchy, Tags: r.Tags, Data: r.Data}
+	var err error
+	if r.ID != "" {
+		if c.ID, err = ParseID(r.ID); err != nil {
+			return command.Create{}, invalidField("id", "not a ULID: %q", r.ID)
+		}
+	}
+	if r.ParentID != nil {
+		if c.Parent, err = ParseID(*r.ParentID); err != nil {
+			return command.Create{}, invalidField("parent_id", "not a ULID: %q", *r.ParentID)
+		}
+	}
+	return c, nil
+}
+
+// UpdateRequest is the body of an update.
+type UpdateRequest struct {
+	// ParentID is kept raw to tell an omitted parent_id from null.
+	ParentID json.RawMessage `json:"parent_id"`
+	Tags     []string        `json:"tags"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// Command turns r into an update of id, applying only to version ifMatch
+// when it is not zero.
+func (r UpdateRequest) Command(id ulid.ULID, ifMatch int) (command.Update, error) {
+	u := command.Update{ID: id, Tags: r.Tags, Data: r.Data, IfMatch: ifMatch}
+	if len(r.ParentID) == 0 {
+		return u, nil
+	}
+	u.ParentSet = true
+	if string(r.ParentID) == "null" {
+		return u, nil
+	}
+	var p string
+	if json.Unmarshal(r.ParentID, &p) != nil {
+		return command.Update{}, invalidField("parent_id", "must be a ULID or null")
+	}
+	var err error
+	if u.Parent, err = ParseID(p); err != nil {
+		return command.Update{}, invalidField("parent_id", "not a ULID: %q", p)
+	}
+	return u, nil
+}
+
+// TreeRequest is the body of POST /$tree.
+type TreeRequest struct {
+	RootID   string `json:"root_id"`
+	MaxDepth *int   `json:"max_depth"`
+}
+
+// Query returns the root and depth r asks for (-1: the whole subtree).
+func (r TreeRequest) Query() (ulid.ULID, int, error) {
+	if r.RootID == "" {
+		return ulid.ULID{}, 0, invalidField("root_id", "required")
+	}
+	id, err := ParseID(r.RootID)
+	if err != nil {
+		return ulid.ULID{}, 0, invalidField("root_id", "not a ULID: %q", r.RootID)
+	}
+	depth := -1
+	if r.MaxDepth != nil {
+		if depth = *r.MaxDepth; depth < 0 {
+			return ulid.ULID{}, 0, invalidField("max_depth", "must be 0 or more")
+		}
+	}
+	return id, depth, nil
+}
+
+// ParseID reads a ULID, upper or lower case.
+func ParseID(s string) (ulid.ULID, error) { return ulid.ParseStrict(strings.ToUpper(s)) }
+
+// IfMatch reads an If-Match value as a version; zero when empty or "*". It
+// takes one strong ETag: anything else (a weak tag, a list) cannot match a
+// version and is command.ErrStale.
+func IfMatch(v string) (int, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	unquoted, err := strconv.Unquote(v)
+	if err != nil || !strings.HasPrefix(v, `"`) {
+		return 0, command.ErrStale
+	}
+	n, err := strconv.Atoi(unquoted)
+	if err != nil || n < 1 {
+		return 0, command.ErrStale
+	}
+	return n, nil
+}

@@ -1,0 +1,296 @@
+// Package natsapi serves arbor's commands to pipelines over NATS
+// request/reply: a service built on nats.go's micro package, discoverable
+// with `nats micro ls`. Request and reply bodies are the JSON of the HTTP
+// API, errors are the same problem details, and the same commands carry
+// them out, so the rules, read-your-writes and the behaviour under
+// concurrency are the HTTP API's.
+package natsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/oklog/ulid/v2"
+
+	"arbor/command"
+	"arbor/httpapi"
+	"arbor/projection"
+	"arbor/query"
+)
+
+// Prefix is the first token of every endpoint's subject: arbor-api.create
+// and so on. It is not "arbor", whose subjects are the event stream's.
+const Prefix = "arbor-api"
+
+// maxInFlight bounds the requests one instance works on at once.
+const maxInFlight = 256
+
+// Service answers requests. Its fields must be set before Start.
+type Service struct {
+	Commands   *command.Handler
+	Queries    *query.Service
+	Projection *projection.Projection
+	// Wait bounds how long a request waits for the projection: at start-up
+	// until it has caught up, and for an Arbor-Min-Position.
+	Wait time.Duration
+	// Timeout bounds one request's work.
+	Timeout time.Duration
+	Version string
+	Logger  *slog.Logger
+
+	svc      micro.Service
+	inflight sync.WaitGroup
+}
+
+// IDRequest names one artifact: the body of get and delete.
+type IDRequest struct {
+	ID string `json:"id"`
+}
+
+// UpdateRequest is the body of update: the HTTP PUT body and the id.
+type UpdateRequest struct {
+	ID string `json:"id"`
+	httpapi.UpdateRequest
+}
+
+type handlerFunc func(ctx context.Context, req micro.Request) (any, uint64, error)
+
+// Start adds the service to nc.
+func (s *Service) Start(nc *nats.Conn) error {
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        "arbor",
+		Version:     s.Version,
+		Description: "arbor: create, update, delete, get and tree of artifacts",
+		QueueGroup:  "arbor",
+	})
+	if err != nil {
+		return err
+	}
+	sem := make(chan struct{}, maxInFlight)
+	g := svc.AddGroup(Prefix)
+	for name, h := range map[string]handlerFunc{
+		"create": s.create, "update": s.update, "delete": s.delete, "get": s.get, "tree": s.tree,
+	} {
+		// micro calls a handler on the subscription's goroutine: hand each
+		// request to its own, so that a slow write does not hold up others.
+		err := g.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
+			sem <- struct{}{}
+			s.inflight.Add(1)
+			go func() {
+				defer func() { <-sem; s.inflight.Done() }()
+				s.serve(req, h)
+			}()
+		}))
+		if err != nil {
+			_ = svc.Stop()
+			return err
+		}
+	}
+	s.svc = svc
+	return nil
+}
+
+// Stop takes the service off NATS and waits for the requests in flight.
+func (s *Service) Stop() error {
+	if s.svc == nil {
+		return nil
+	}
+	err := s.svc.Stop()
+	s.inflight.Wait()
+	return err
+}
+
+func (s *Service) serve(req micro.Request, h handlerFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	v, pos, err := s.consistent(ctx, req, h)
+	if err != nil {
+		s.fail(req, err)
+		return
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.fail(req, err)
+		return
+	}
+	hdr := micro.Headers{"Content-Type": {"application/json"}}
+	if pos != 0 {
+		hdr[httpapi.HeaderPosition] = []string{strconv.FormatUint(pos, 10)}
+	}
+	_ = req.Respond(body, micro.WithHeaders(hdr))
+}
+
+// consistent runs h once the projection is ready and has applied the
+// position the request asks for.
+func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFunc) (any, uint64, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.Wait)
+	defer cancel()
+	if err := s.Projection.WaitReady(wctx); err != nil {
+		return nil, 0, httpapi.Unavailable("arbor is still reading its event log; retry shortly")
+	}
+	if v := req.Headers().Get(httpapi.HeaderMinPosition); v != "" {
+		pos, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, 0, httpapi.BadRequest(httpapi.HeaderMinPosition + " must be a log position such as 42")
+		}
+		if err := s.Projection.WaitFor(wctx, pos); err != nil {
+			return nil, 0, httpapi.Unavailable("arbor is still reading its event log; retry shortly")
+		}
+	}
+	if !utf8.Valid(req.Data()) {
+		return nil, 0, httpapi.BadRequest("the body is not valid UTF-8")
+	}
+	return h(ctx, req)
+}
+
+// fail replies with err as a problem: the problem's status and title in
+// the micro error headers, the problem details as the body.
+func (s *Service) fail(req micro.Request, err error) {
+	p := httpapi.ProblemFor(err, artifactOf(req))
+	p.Instance = req.Subject()
+	if p.Status >= 500 {
+		s.Logger.Error("nats request failed", "subject", req.Subject(), "status", p.Status, "err", err)
+	}
+	body, _ := json.Marshal(p)
+	_ = req.Error(strconv.Itoa(p.Status), p.Title+": "+p.Detail, body,
+		micro.WithHeaders(micro.Headers{"Content-Type": {"application/problem+json"}}))
+}
+
+// artifactOf is the id a request names, for a not-found problem's detail.
+func artifactOf(req micro.Request) string {
+	var r struct {
+		ID     string `json:"id"`
+		RootID string `json:"root_id"`
+	}
+	_ = json.Unmarshal(req.Data(), &r)
+	id, err := httpapi.ParseID(r.ID + r.RootID)
+	if err != nil {
+		return r.ID + r.RootID
+	}
+	return id.String()
+}
+
+func (s *Service) create(ctx context.Context, req micro.Request) (any, uint64, error) {
+	var body httpapi.CreateRequest
+	if err := decode(req, &body); err != nil {
+		return nil, 0, err
+	}
+	c, err := body.Command()
+	if err != nil {
+		return nil, 0, err
+	}
+	a, pos, err := s.Commands.Create(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	return a.Doc(true), pos, nil
+}
+
+func (s *Service) update(ctx context.Context, req micro.Request) (any, uint64, error) {
+	var body UpdateRequest
+	if err := decode(req, &body); err != nil {
+		return nil, 0, err
+	}
+	id, err := requiredID(body.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	ifm, err := httpapi.IfMatch(req.Headers().Get("If-Match"))
+	if err != nil {
+		return nil, 0, err
+	}
+	u, err := body.Command(id, ifm)
+	if err != nil {
+		return nil, 0, err
+	}
+	a, pos, err := s.Commands.Update(ctx, u)
+	if err != nil {
+		return nil, 0, err
+	}
+	return a.Doc(true), pos, nil
+}
+
+func (s *Service) delete(ctx context.Context, req micro.Request) (any, uint64, error) {
+	var body IDRequest
+	if err := decode(req, &body); err != nil {
+		return nil, 0, err
+	}
+	id, err := requiredID(body.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	ifm, err := httpapi.IfMatch(req.Headers().Get("If-Match"))
+	if err != nil {
+		return nil, 0, err
+	}
+	pos, err := s.Commands.Delete(ctx, command.Delete{ID: id, IfMatch: ifm})
+	if err != nil {
+		return nil, 0, err
+	}
+	return IDRequest{ID: id.String()}, pos, nil
+}
+
+func (s *Service) get(_ context.Context, req micro.Request) (any, uint64, error) {
+	var body IDRequest
+	if err := decode(req, &body); err != nil {
+		return nil, 0, err
+	}
+	id, err := requiredID(body.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	a, err := s.Queries.Get(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	return a.Doc(true), 0, nil
+}
+
+func (s *Service) tree(_ context.Context, req micro.Request) (any, uint64, error) {
+	var body httpapi.TreeRequest
+	if err := decode(req, &body); err != nil {
+		return nil, 0, err
+	}
+	id, depth, err := body.Query()
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.Queries.Tree(id, depth)
+	if err != nil {
+		return nil, 0, err
+	}
+	return n, 0, nil
+}
+
+func decode(req micro.Request, v any) error {
+	if len(req.Data()) == 0 {
+		return httpapi.BadRequest("a JSON body is required")
+	}
+	if err := json.Unmarshal(req.Data(), v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return &command.ValidationError{Errors: []command.FieldError{{Field: typeErr.Field, Reason: "has the wrong type"}}}
+		}
+		return httpapi.BadRequest("malformed JSON: " + err.Error())
+	}
+	return nil
+}
+
+func requiredID(s string) (ulid.ULID, error) {
+	if s == "" {
+		return ulid.ULID{}, &command.ValidationError{Errors: []command.FieldError{{Field: "id", Reason: "required"}}}
+	}
+	id, err := httpapi.ParseID(s)
+	if err != nil {
+		return ulid.ULID{}, &command.ValidationError{Errors: []command.FieldError{{Field: "id", Reason: "not a ULID: " + strconv.Quote(s)}}}
+	}
+	return id, nil
+}
