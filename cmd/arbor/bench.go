@@ -22,7 +22,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 	"github.com/oklog/ulid/v2"
+
+	"arbor/natsapi"
 )
 
 // benchCmd measures arbor's write and read paths beside the raw JetStream
@@ -71,6 +74,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Pipelines' requests come on a connection of their own.
+	client, err := nats.Connect("", nats.InProcessServer(m.ns))
+	if err != nil {
+		return err
+	}
+	defer client.Close()
 	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: "BENCH", Subjects: []string{"bench.>"}, Storage: jetstream.FileStorage,
 	})
@@ -85,6 +94,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		pub := b.measure(ctx, c, b.rawPublish(js))
 		b.row(tw, "jetstream publish, wildcard precondition", c, pub, &pub)
 		b.row(tw, "http create (child, precondition)", c, b.measure(ctx, c, b.httpCreate(ctx)), &pub)
+		b.row(tw, "nats request create (child, precondition)", c, b.measure(ctx, c, b.natsCreate(ctx, client)), &pub)
 	}
 	ids, err := b.seed(ctx, 1000)
 	if err != nil {
@@ -94,6 +104,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		b.row(tw, "http get", c, b.measure(ctx, c, b.httpGet(ids)), nil)
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := b.feedDelay(ctx, stdout, js, 2000); err != nil {
 		return err
 	}
 	if *contentMiB > 0 {
@@ -345,6 +358,91 @@ func (b *bench) httpCreate(ctx context.Context) func(int) func() bool {
 			return resp.StatusCode == http.StatusCreated
 		}
 	}
+}
+
+// natsCreate creates children over NATS request/reply, as httpCreate does
+// over HTTP.
+func (b *bench) natsCreate(ctx context.Context, nc *nats.Conn) func(int) func() bool {
+	data := map[string]any{"model": "LinearRegression", "notes": string(bytes.Repeat([]byte("x"), 950))}
+	return func(worker int) func() bool {
+		parent, err := b.post(ctx, map[string]any{"data": map[string]any{"worker": worker}})
+		if err != nil {
+			return func() bool { return false }
+		}
+		body, _ := json.Marshal(map[string]any{"parent_id": parent, "data": data})
+		return func() bool {
+			msg, err := nc.Request(natsapi.Prefix+".create", body, 10*time.Second)
+			return err == nil && msg.Header.Get(micro.ErrorCodeHeader) == ""
+		}
+	}
+}
+
+// feedDelay measures, for n creates one after another, the time from the
+// create's acknowledgement (the client has its 201) to a NATS subscriber
+// receiving the event. It is negative when the subscriber had the event
+// first: arbor answers a write once its own projection has applied it, and
+// the subscriber's delivery runs alongside.
+func (b *bench) feedDelay(ctx context.Context, w io.Writer, js jetstream.JetStream, n int) error {
+	cons, err := js.OrderedConsumer(ctx, "ARTIFACTS", jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"arbor.*.*.*.*.created"}, DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return err
+	}
+	var (
+		mu      sync.Mutex
+		acked   = map[string]time.Time{}
+		delays  []time.Duration
+		pending = map[string]time.Time{} // received before its 201 was read
+		all     = make(chan struct{})
+	)
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		got := time.Now()
+		id := msg.Headers().Get("ce-subject")
+		mu.Lock()
+		defer mu.Unlock()
+		if at, ok := acked[id]; ok {
+			delays = append(delays, got.Sub(at))
+			delete(acked, id)
+		} else {
+			pending[id] = got
+		}
+		if len(delays) == n {
+			close(all)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer cc.Stop()
+	for i := range n {
+		id, err := b.post(ctx, map[string]any{"data": map[string]any{"i": i}})
+		if err != nil {
+			return err
+		}
+		at := time.Now()
+		mu.Lock()
+		if got, ok := pending[id]; ok {
+			delays = append(delays, got.Sub(at)) // negative: the event came first
+			delete(pending, id)
+			if len(delays) == n {
+				close(all)
+			}
+		} else {
+			acked[id] = at
+		}
+		mu.Unlock()
+	}
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("feed delay: %d of %d events arrived", len(delays), n)
+	}
+	slices.Sort(delays)
+	r := result{latencies: delays}
+	fmt.Fprintf(w, "\ncreate acknowledged -> NATS subscriber has the event, %d creates: p50 %s, p99 %s (negative: before the 201)\n",
+		n, r.quantile(0.50).Round(time.Microsecond), r.quantile(0.99).Round(time.Microsecond))
+	return nil
 }
 
 func (b *bench) httpGet(ids []string) func(int) func() bool {
