@@ -10,8 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"arbor/internal/jsopen"
 )
 
 var (
@@ -73,21 +71,26 @@ type Log struct {
 // exist, and returns the log over it.
 func OpenLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error) {
 	cfg = cfg.withDefaults()
-	s, err := jsopen.Open(
-		func() (jetstream.Stream, error) { return js.Stream(ctx, cfg.Stream) },
-		func() (jetstream.Stream, error) {
-			return js.CreateStream(ctx, jetstream.StreamConfig{
-				Name:        cfg.Stream,
-				Description: "arbor artifact events",
-				Subjects:    []string{cfg.Prefix + ".>"},
-				Storage:     jetstream.FileStorage,
-				Replicas:    cfg.Replicas,
-				Retention:   jetstream.LimitsPolicy,
-				Discard:     jetstream.DiscardOld,
-				AllowDirect: true,
-				Duplicates:  2 * time.Minute,
-			})
-		}, jetstream.ErrStreamNotFound)
+	// An existing stream is used as it is: updating a stream while another
+	// instance adds consumers to it races inside nats-server, and changing
+	// a running deployment's stream is an operator's decision.
+	s, err := js.Stream(ctx, cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:        cfg.Stream,
+			Description: "arbor artifact events",
+			Subjects:    []string{cfg.Prefix + ".>"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			AllowDirect: true,
+			Duplicates:  2 * time.Minute,
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = js.Stream(ctx, cfg.Stream) // another instance was first
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", cfg.Stream, err)
 	}

@@ -1,0 +1,34 @@
+package deptest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// imports returns the packages pkg imports directly.
+func imports(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, pkg).Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// The core never speaks HTTP, and the log knows nothing of the rest.
+func TestDependenciesPointInward(t *testing.T) {
+	for _, pkg := range []string{"arbor/events", "arbor/command", "arbor/projection", "arbor/query",
+		"arbor/content", "arbor/blobstore", "arbor/hierarchy"} {
+		for _, imp := range imports(t, pkg) {
+			if imp == "net/http" || strings.Contains(imp, "httprouter") || imp == "arbor/httpapi" || imp == "arbor/natsapi" {
+				t.Errorf("%s imports %s", pkg, imp)
+			}
+		}
+	}
+	for _, imp := range imports(t, "arbor/events") {
+		if strings.HasPrefix(imp, "arbor/") {
+			t.Errorf("arbor/events imports %s: it must import no other package of arbor", imp)
+		}
+	}
+}
