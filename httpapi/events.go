@@ -17,6 +17,7 @@ import (
 // EventSource is the log as the live feed reads it: *events.Log.
 type EventSource interface {
 	Follow(ctx context.Context, f events.Filter, from *uint64) (<-chan events.Record, error)
+	LastSeq(ctx context.Context) (uint64, error)
 }
 
 // keepAlive is how often an idle feed sends a comment, so that proxies and
@@ -27,13 +28,15 @@ const keepAlive = 15 * time.Second
 // document with its stream position as the SSE id. Query parameters
 // hierarchy, level_label, type and artifact filter it. Last-Event-ID (or
 // ?since=N) resumes after that position; without either the feed starts
-// with the next event.
+// with the next event, and first sends an id-only message with the position
+// it starts after, so that a client that drops before any event arrives
+// still resumes without a gap.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	q := r.URL.Query()
 	f := events.Filter{Hierarchy: q.Get("hierarchy"), Label: q.Get("level_label"),
 		Kind: strings.TrimPrefix(q.Get("type"), "artifact.")}
 	if v := q.Get("artifact"); v != "" {
-		id, err := parseID(v)
+		id, err := ParseID(v)
 		if err != nil {
 			return invalidField("artifact", "not a ULID: %q", v)
 		}
@@ -50,16 +53,24 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		return invalidField("type", "%q is not one of %s", f.Kind, strings.Join(events.Kinds, ", "))
 	}
 	var from *uint64
-	for _, v := range []string{r.Header.Get("Last-Event-ID"), q.Get("since")} {
-		if v == "" {
+	for _, p := range []struct{ name, value string }{{"Last-Event-ID", r.Header.Get("Last-Event-ID")}, {"since", q.Get("since")}} {
+		if p.value == "" {
 			continue
 		}
-		n, err := strconv.ParseUint(v, 10, 64)
+		n, err := strconv.ParseUint(p.value, 10, 64)
 		if err != nil {
-			return invalidField("since", "must be a log position such as 42, not %q", v)
+			return invalidField(p.name, "must be a log position such as 42, not %q", p.value)
 		}
 		from = &n
 		break
+	}
+	announce := from == nil
+	if announce {
+		last, err := s.Events.LastSeq(r.Context())
+		if err != nil {
+			return err
+		}
+		from = &last
 	}
 	// The feed ends when the handler returns: its context is the request's.
 	records, err := s.Events.Follow(r.Context(), f, from)
@@ -71,6 +82,9 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if announce {
+		fmt.Fprintf(w, "id: %d\n\n", *from)
+	}
 	_ = rc.Flush()
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
@@ -91,7 +105,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return nil
 			}
-		case <-s.closing:
+		case <-s.streamsDone():
 			return nil
 		}
 		if err := rc.Flush(); err != nil {

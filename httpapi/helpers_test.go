@@ -82,6 +82,7 @@ func (e *env) serve(checks []httpapi.Check, wait time.Duration) string {
 		Queries:    &query.Service{Projection: e.st.Projection, Hierarchies: e.set},
 		Projection: e.st.Projection,
 		Blobs:      e.st.Blobs,
+		Events:     e.st.Log,
 		Checks:     checks,
 		MaxBody:    maxBody,
 		MaxContent: maxContent,

@@ -53,14 +53,20 @@ type Server struct {
 	Wait   time.Duration
 	Logger *slog.Logger
 
-	closing   chan struct{} // closed by CloseStreams
+	closing   chan struct{} // closed by CloseStreams; see streamsDone
+	initOnce  sync.Once
 	closeOnce sync.Once
 }
 
+// streamsDone is closed once CloseStreams is called.
+func (s *Server) streamsDone() chan struct{} {
+	s.initOnce.Do(func() { s.closing = make(chan struct{}) })
+	return s.closing
+}
+
 // CloseStreams ends every live feed, so that a graceful shutdown of the
-// HTTP server is not held up by clients that never hang up. Call it after
-// Handler.
-func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
+// HTTP server is not held up by clients that never hang up.
+func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.streamsDone()) }) }
 
 // handlerFunc is a route's handler. It returns an error rather than
 // writing one; handle turns it into a problem.
@@ -73,7 +79,6 @@ const base = "/api/v1/artifacts"
 
 // Handler returns the API's http.Handler.
 func (s *Server) Handler() http.Handler {
-	s.closing = make(chan struct{})
 	r := httprouter.New()
 	// httprouter routes on the decoded path, so "%24tree" is "$tree".
 	r.RedirectTrailingSlash = false

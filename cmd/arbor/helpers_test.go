@@ -34,6 +34,7 @@ func testMainConfig(dir string) Config {
 		Replicas:    1,
 		Hierarchies: []hierarchy.Hierarchy{mlPipeline, {Name: "documents"}},
 		MaxBody:     1 << 20,
+		MaxContent:  16 << 20,
 		Wait:        5 * time.Second,
 	}
 }

@@ -19,14 +19,25 @@ const usage = `arbor: a lineage store for ML and data artifacts
 Usage:
   arbor serve [flags]    run the service (arbor serve -h lists the flags)
   arbor bench [flags]    measure arbor against raw JetStream on this machine
+  arbor create [flags]   create an artifact (--data, --file) and print its id
+  arbor get ID           show an artifact
+  arbor list [flags]     list artifacts: a page, or --all
+  arbor tree ID          draw the subtree under an artifact, with level labels
+  arbor download ID      save an artifact's content (-o FILE, --csv)
+  arbor watch [flags]    print events as they are appended, until interrupted
+  (the client commands take --url, default $ARBOR_URL or http://127.0.0.1:8000,
+  and --json for scripts; arbor COMMAND -h lists a command's flags)
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	var exit *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &exit):
+		os.Exit(exit.ExitCode()) // the command has said why
 	case errors.Is(err, errUsage):
 		os.Exit(2)
 	default:
@@ -52,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "create", "get", "list", "tree", "download", "watch":
+		return runClient(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

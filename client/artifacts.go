@@ -1,0 +1,225 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// CreateRequest is a new artifact.
+type CreateRequest struct {
+	// ID is the new artifact's ULID; empty lets the server choose one. An
+	// id ever used before is a conflict.
+	ID string `json:"id,omitempty"`
+	// ParentID is the parent's id; empty for a root.
+	ParentID string `json:"parent_id,omitempty"`
+	// Hierarchy names a root's hierarchy; empty means the server's
+	// default. Children belong to their root's.
+	Hierarchy string   `json:"hierarchy,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	// Data must encode as a JSON object: a map, a struct, or a
+	// json.RawMessage holding one.
+	Data any `json:"data"`
+}
+
+// UpdateRequest replaces an artifact's data and tags.
+type UpdateRequest struct {
+	Data any `json:"data"`
+	// Tags replace the artifact's tags; nil means none.
+	Tags []string `json:"tags,omitempty"`
+}
+
+// WriteOption qualifies an update, delete or upload.
+type WriteOption func(*writeOptions)
+
+type writeOptions struct {
+	ifMatch int
+}
+
+// IfMatch makes a write apply only if the artifact is at version: the
+// server answers 412 otherwise (see IsPreconditionFailed).
+func IfMatch(version int) WriteOption {
+	return func(o *writeOptions) { o.ifMatch = version }
+}
+
+func writeHeader(opts []WriteOption) http.Header {
+	var o writeOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	h := http.Header{}
+	if o.ifMatch != 0 {
+		h.Set("If-Match", strconv.Quote(strconv.Itoa(o.ifMatch)))
+	}
+	return h
+}
+
+// Create creates an artifact and returns it as stored.
+func (c *Client) Create(ctx context.Context, req CreateRequest) (Artifact, error) {
+	r, err := jsonRequest(http.MethodPost, apiBase, req)
+	if err != nil {
+		return Artifact{}, err
+	}
+	var a Artifact
+	return a, c.do(ctx, r, &a)
+}
+
+// Get returns the artifact id with all of its data, content included.
+func (c *Client) Get(ctx context.Context, id string) (Artifact, error) {
+	p, err := artifactPath(id)
+	if err != nil {
+		return Artifact{}, err
+	}
+	var a Artifact
+	return a, c.do(ctx, request{method: http.MethodGet, path: p}, &a)
+}
+
+// Update replaces the data and tags of the artifact id and returns it as
+// updated. Its parent stays.
+func (c *Client) Update(ctx context.Context, id string, req UpdateRequest, opts ...WriteOption) (Artifact, error) {
+	p, err := artifactPath(id)
+	if err != nil {
+		return Artifact{}, err
+	}
+	r, err := jsonRequest(http.MethodPut, p, req)
+	if err != nil {
+		return Artifact{}, err
+	}
+	r.header = writeHeader(opts)
+	var a Artifact
+	return a, c.do(ctx, r, &a)
+}
+
+// Delete deletes the artifact id. An artifact with live children cannot
+// be deleted (a conflict).
+func (c *Client) Delete(ctx context.Context, id string, opts ...WriteOption) error {
+	p, err := artifactPath(id)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, request{method: http.MethodDelete, path: p, header: writeHeader(opts)}, nil)
+}
+
+// List returns page number page (from 1) of size artifacts (at most
+// 1000), oldest first. A page or size of 0 takes the server's default (1
+// and 50).
+func (c *Client) List(ctx context.Context, page, size int) (Page, error) {
+	q := url.Values{}
+	if page != 0 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if size != 0 {
+		q.Set("size", strconv.Itoa(size))
+	}
+	var p Page
+	return p, c.do(ctx, request{method: http.MethodGet, path: apiBase, query: q}, &p)
+}
+
+// All iterates over every live artifact, oldest first, reading pages of
+// pageSize (0: the server's default). On an error it yields the error once
+// and stops. Pages are read one after the other, not as one snapshot:
+// artifacts deleted meanwhile shift later ones onto earlier pages, which
+// the iteration may then miss.
+func (c *Client) All(ctx context.Context, pageSize int) iter.Seq2[Artifact, error] {
+	return func(yield func(Artifact, error) bool) {
+		for n := 1; ; n++ {
+			p, err := c.List(ctx, n, pageSize)
+			if err != nil {
+				yield(Artifact{}, err)
+				return
+			}
+			for _, a := range p.Items {
+				if !yield(a, nil) {
+					return
+				}
+			}
+			if n >= p.Pages || len(p.Items) == 0 {
+				return
+			}
+		}
+	}
+}
+
+// Tree returns the subtree under id, down to maxDepth levels below it: 0
+// is the root alone, a negative depth the whole subtree. Nodes leave out
+// their data's content.
+func (c *Client) Tree(ctx context.Context, id string, maxDepth int) (Node, error) {
+	p, err := artifactPath(id, "$tree")
+	if err != nil {
+		return Node{}, err
+	}
+	q := url.Values{}
+	if maxDepth >= 0 {
+		q.Set("max_depth", strconv.Itoa(maxDepth))
+	}
+	var n Node
+	return n, c.do(ctx, request{method: http.MethodGet, path: p, query: q}, &n)
+}
+
+// Expand returns the artifact id with its level label and its data, its
+// children not loaded.
+func (c *Client) Expand(ctx context.Context, id string) (Node, error) {
+	p, err := artifactPath(id, "$expand")
+	if err != nil {
+		return Node{}, err
+	}
+	var n Node
+	return n, c.do(ctx, request{method: http.MethodGet, path: p}, &n)
+}
+
+// Metadata returns data.metadata of the artifact id as stored, or {} when
+// it has none.
+func (c *Client) Metadata(ctx context.Context, id string) (json.RawMessage, error) {
+	p, err := artifactPath(id, "$metadata")
+	if err != nil {
+		return nil, err
+	}
+	var m json.RawMessage
+	return m, c.do(ctx, request{method: http.MethodGet, path: p}, &m)
+}
+
+// Stats counts the live artifacts.
+func (c *Client) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	return s, c.do(ctx, request{method: http.MethodGet, path: apiBase + "/$stats"}, &s)
+}
+
+// Schema returns the JSON Schema of an artifact.
+func (c *Client) Schema(ctx context.Context) (json.RawMessage, error) {
+	var s json.RawMessage
+	return s, c.do(ctx, request{method: http.MethodGet, path: apiBase + "/$schema"}, &s)
+}
+
+// Health returns arbor's report on itself. When arbor is unhealthy (503)
+// it returns the report together with a *Problem of status 503; an error
+// alone means no report came.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/health", nil)
+	if err != nil {
+		return Health{}, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return Health{}, err
+	}
+	defer resp.Body.Close()
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusOK && (resp.StatusCode != http.StatusServiceUnavailable || mt != "application/json") {
+		return Health{}, readProblem(resp)
+	}
+	var h Health
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&h); err != nil {
+		return Health{}, fmt.Errorf("GET /health: decode response: %w", err)
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return h, &Problem{Type: TypeUnavailable, Title: http.StatusText(resp.StatusCode), Status: resp.StatusCode,
+			Detail: "arbor is " + h.Status, Instance: "/health"}
+	}
+	return h, nil
+}
