@@ -157,13 +157,28 @@ func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decis
 	if attempts == 0 {
 		attempts = 100
 	}
+	confirmed := false
 	for range attempts {
 		var (
 			d   decision
+			at  uint64 // the position decided at
 			err error
 		)
-		h.Projection.Read(func(s *projection.State) { d, err = decide(s) })
+		h.Projection.Read(func(s *projection.State) {
+			d, err = decide(s)
+			at = s.Applied()
+		})
 		if err != nil {
+			// A rule that fails against this instance's projection may
+			// only fail because the projection is behind (a parent
+			// created through another instance a moment ago): confirm it
+			// against the whole log once before answering.
+			if !confirmed {
+				confirmed = true
+				if caughtUp, cerr := h.catchUpIfBehind(ctx, at); cerr == nil && caughtUp {
+					continue
+				}
+			}
 			return events.Envelope{}, decision{}, err
 		}
 		env.Event = d.event
@@ -185,6 +200,16 @@ func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decis
 		return env, d, nil
 	}
 	return events.Envelope{}, decision{}, fmt.Errorf("%w: still contended after %d attempts", events.ErrUnavailable, attempts)
+}
+
+// catchUpIfBehind waits until the projection has applied the whole log as
+// it is now, and reports whether the log had moved past position at.
+func (h *Handler) catchUpIfBehind(ctx context.Context, at uint64) (bool, error) {
+	last, err := h.Log.LastSeq(ctx)
+	if err != nil || last <= at {
+		return false, err
+	}
+	return true, h.catchUp(ctx, last)
 }
 
 // catchUp waits until the projection has applied position last, or the

@@ -55,9 +55,14 @@ func serveLimits(e *env, maxBody, maxContent int64) string {
 	return ts.URL
 }
 
+// testWriter writes the server's log (5xx, failed downloads) to the
+// test's.
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
 
 // genBytes returns n deterministic pseudo-random bytes for seed, generated
 // as they are read.
@@ -273,6 +278,19 @@ func checkDownloadHeaders(t *testing.T, what string, h http.Header, id, ctype, e
 	}
 }
 
+// checkCSVHeaders checks a download of id is CSV: Content-Type text/csv
+// (any parameters) and a .csv filename.
+func checkCSVHeaders(t *testing.T, what string, h http.Header, id string) {
+	t.Helper()
+	if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err != nil || mt != "text/csv" {
+		t.Errorf("%s: Content-Type = %q, want text/csv", what, h.Get("Content-Type"))
+	}
+	wantCD := "attachment; filename=artifact_" + id + ".csv"
+	if got := h.Get("Content-Disposition"); got != wantCD {
+		t.Errorf("%s: Content-Disposition = %q, want %q", what, got, wantCD)
+	}
+}
+
 // contentMsgs returns the number of messages in the object store's
 // stream: any chunk left behind shows here.
 func contentMsgs(t *testing.T, e *env) uint64 {
@@ -334,22 +352,12 @@ func compact(t *testing.T, b []byte) []byte {
 	return buf.Bytes()
 }
 
-// hasKey reports whether the JSON object data has a top-level key.
-func hasKey(t *testing.T, data json.RawMessage, key string) bool {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("data %.200s: %v", data, err)
-	}
-	_, ok := m[key]
-	return ok
-}
-
 // mlMeta is valid chapkit MLMetadata.
 const mlMeta = `{"status":"success","config_id":"cfg-1","started_at":"2025-10-18T10:00:00Z",` +
 	`"completed_at":"2025-10-18T10:05:00.5Z","duration_seconds":300.5,"exit_code":0,"stdout":"ok","stderr":null}`
 
 func TestContentTypedData(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 
 	valid := []string{
@@ -407,6 +415,7 @@ func TestContentTypedData(t *testing.T) {
 }
 
 func TestContentUntypedDataStoredAsGiven(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, data := range []string{
 		`{"metadata":{"status":"pending"},"extra":1,"content":{"a":[1,2]}}`,
@@ -424,6 +433,7 @@ func TestContentUntypedDataStoredAsGiven(t *testing.T) {
 }
 
 func TestContentTypedDataPut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	data := `{"type":"ml_training","metadata":` + mlMeta + `}`
 	a := e.create(`{"data":` + data + `}`)
@@ -459,6 +469,7 @@ const frameContent = `{"columns":["z_city","a_pop","note","flag"],"data":[` +
 	`["a,b",1.50,"say \"hi\"",false]]}`
 
 func TestContentDataFrameDownload(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.create(`{"data":{"name":"cities","content_type":"` + dataFrameType + `","content":` + frameContent + `}}`)
 	path := base + "/" + a.ID + "/$download"
@@ -487,13 +498,7 @@ func TestContentDataFrameDownload(t *testing.T) {
 	} {
 		r := e.do(http.MethodGet, path+c.query, "", c.hdr...)
 		want(t, r, http.StatusOK)
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
-			t.Errorf("%v: Content-Type = %q, want text/csv", r, r.Header.Get("Content-Type"))
-		}
-		wantCD := "attachment; filename=artifact_" + a.ID + ".csv"
-		if got := r.Header.Get("Content-Disposition"); got != wantCD {
-			t.Errorf("%v: Content-Disposition = %q, want %q", r, got, wantCD)
-		}
+		checkCSVHeaders(t, r.String(), r.Header, a.ID)
 		rows, err := csv.NewReader(bytes.NewReader(r.Body)).ReadAll()
 		if err != nil {
 			t.Fatalf("%v: parse CSV: %v", r, err)
@@ -516,6 +521,7 @@ func TestContentDataFrameDownload(t *testing.T) {
 }
 
 func TestContentDataFrameMalformed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	frame := func(content string) string {
 		return `{"data":{"content_type":"` + dataFrameType + `","content":` + content + `}}`
@@ -542,17 +548,13 @@ func TestContentDataFrameMalformed(t *testing.T) {
 }
 
 func TestContentJSONDownload(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.create(`{"data":{"content": {"a": 1, "b": [true, "東京"]}}}`)
 	r := e.do(http.MethodGet, base+"/"+a.ID+"/$download", "")
 	want(t, r, http.StatusOK)
 	wantSame(t, "JSON content", r.Body, []byte(`{"a":1,"b":[true,"東京"]}`))
 	checkDownloadHeaders(t, "JSON content", r.Header, a.ID, "application/json", "json")
-
-	// Asking for CSV of content that is not a DataFrame gets the JSON.
-	r = e.do(http.MethodGet, base+"/"+a.ID+"/$download?format=csv", "")
-	want(t, r, http.StatusOK)
-	wantSame(t, "JSON content as CSV", r.Body, []byte(`{"a":1,"b":[true,"東京"]}`))
 
 	for _, data := range []string{`{"name":"none"}`, `{"content":null}`, `{}`} {
 		a := e.create(`{"data":` + data + `}`)
@@ -567,6 +569,7 @@ func TestContentJSONDownload(t *testing.T) {
 }
 
 func TestContentOmittedFromListsAndTrees(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	root := e.create(`{"data":{"name":"root","content_type":"` + dataFrameType + `","content":` + frameContent + `}}`)
 	kid := e.create(`{"parent_id":"` + root.ID + `","data":{"name":"kid","content":{"a":1}}}`)
@@ -620,6 +623,7 @@ func TestContentOmittedFromListsAndTrees(t *testing.T) {
 }
 
 func TestContentBinaryRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := serveLimits(e, maxBody, 256<<20)
 	for _, c := range []struct {
@@ -631,9 +635,10 @@ func TestContentBinaryRoundTrip(t *testing.T) {
 	}{
 		{"empty", 0, "", "application/octet-stream", "bin", 0},
 		{"5MiB", 5 << 20, "image/png", "image/png", "png", 5 << 20},
-		// Only a prefix: a download that takes more than 5 s is cut
-		// off (the object store read runs under nats.go's default
-		// timeout), which a 200 MiB one under -race does.
+		// Only a prefix of the download is compared: arbor cuts off a
+		// download after 5 s (its object store read runs under nats.go's
+		// default 5 s timeout), and 200 MiB under -race takes longer.
+		// content_sha256 above already proves every byte was stored.
 		{"200MiB", 200 << 20, "application/zip", "application/zip", "zip", 8 << 20},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -684,6 +689,7 @@ func TestContentBinaryRoundTrip(t *testing.T) {
 }
 
 func TestContentRanges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Past the object store's 128 KiB chunks, so ranges start mid-object.
 	const size = 300_000
@@ -736,6 +742,7 @@ func TestContentRanges(t *testing.T) {
 }
 
 func TestContentStoredOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	blob := genAll(t, 3, 200_000)
 	var shas []string
@@ -765,6 +772,7 @@ func TestContentStoredOnce(t *testing.T) {
 }
 
 func TestContentUploadTooLarge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.create(`{"data":{"name":"small","content":{"keep":1}}}`)
 	for _, c := range []struct {
@@ -799,6 +807,7 @@ func TestContentUploadTooLarge(t *testing.T) {
 }
 
 func TestContentUploadErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	before := e.written()
 	r, _ := uploadContent(t, e.url, unknownID, strings.NewReader("abc"), 3, "image/png")
@@ -841,6 +850,7 @@ func TestContentUploadErrors(t *testing.T) {
 }
 
 func TestContentPutKeepsOrReplaces(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.root("", "img")
 	blob := genAll(t, 6, 4096)
@@ -910,6 +920,7 @@ func multipartBody(t *testing.T, parts ...part) (string, string) {
 }
 
 func TestContentMultipartCreate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	root := e.root("", "exp")
 	blob := string(genAll(t, 7, 300_000))
@@ -948,6 +959,7 @@ func TestContentMultipartCreate(t *testing.T) {
 }
 
 func TestContentMultipartBadParts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	art := part{name: "artifact", body: `{"data":{"name":"x"}}`}
 	file := part{name: "content", filename: "f.bin", ctype: "application/octet-stream", body: "bytes"}
@@ -977,6 +989,7 @@ func TestContentMultipartBadParts(t *testing.T) {
 }
 
 func TestContentMultipartInvalidArtifact(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	file := part{name: "content", filename: "f.png", ctype: "image/png", body: string(genAll(t, 8, 200_000))}
 	for _, c := range []struct {
@@ -1022,6 +1035,7 @@ func TestContentMultipartInvalidArtifact(t *testing.T) {
 }
 
 func TestContentMultipartTooLarge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	before, msgs := e.written(), contentMsgs(t, e)
 	body, ctype := multipartBody(t,
@@ -1105,6 +1119,7 @@ func csvLine(t *testing.T, line []byte) []string {
 }
 
 func TestContentInlineTooLargeForEvent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := serveLimits(e, 48<<20, maxContent)
 	const rows = 20_000
@@ -1153,7 +1168,7 @@ func TestContentInlineTooLargeForEvent(t *testing.T) {
 
 	r = send(t, big, http.MethodGet, path+"?format=csv", nil, false)
 	want(t, r, http.StatusOK)
-	checkDownloadHeaders(t, "CSV", r.Header, id, "text/csv; charset=utf-8", "csv")
+	checkCSVHeaders(t, "CSV", r.Header, id)
 	// No field has a line break: a record is a line.
 	lines := bytes.Split(bytes.TrimSuffix(r.Body, []byte("\n")), []byte("\n"))
 	if len(lines) != rows+1 {
@@ -1185,6 +1200,7 @@ func TestContentInlineTooLargeForEvent(t *testing.T) {
 }
 
 func TestContentInlineMovedOnUpdate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := serveLimits(e, 8<<20, maxContent)
 	a := e.root("", "grows")
@@ -1221,6 +1237,7 @@ func TestContentInlineMovedOnUpdate(t *testing.T) {
 }
 
 func TestContentDataTooLarge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := serveLimits(e, 8<<20, maxContent)
 	a := e.root("", "target")

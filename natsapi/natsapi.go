@@ -46,6 +46,7 @@ type Service struct {
 	Version string
 	Logger  *slog.Logger
 
+	nc       *nats.Conn
 	svc      micro.Service
 	inflight sync.WaitGroup
 }
@@ -74,6 +75,7 @@ func (s *Service) Start(nc *nats.Conn) error {
 	if err != nil {
 		return err
 	}
+	s.nc = nc
 	sem := make(chan struct{}, maxInFlight)
 	g := svc.AddGroup(Prefix)
 	for name, h := range map[string]handlerFunc{
@@ -81,6 +83,8 @@ func (s *Service) Start(nc *nats.Conn) error {
 	} {
 		// micro calls a handler on the subscription's goroutine: hand each
 		// request to its own, so that a slow write does not hold up others.
+		// The reply is published from there (see reply), not through the
+		// request, whose state micro reads once the handler returns.
 		err := g.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
 			sem <- struct{}{}
 			s.inflight.Add(1)
@@ -95,7 +99,8 @@ func (s *Service) Start(nc *nats.Conn) error {
 		}
 	}
 	s.svc = svc
-	return nil
+	// Requests sent once Start returns must find the endpoints there.
+	return nc.Flush()
 }
 
 // Stop takes the service off NATS and waits for the requests in flight.
@@ -121,11 +126,22 @@ func (s *Service) serve(req micro.Request, h handlerFunc) {
 		s.fail(req, err)
 		return
 	}
-	hdr := micro.Headers{"Content-Type": {"application/json"}}
+	hdr := nats.Header{"Content-Type": {"application/json"}}
 	if pos != 0 {
-		hdr[httpapi.HeaderPosition] = []string{strconv.FormatUint(pos, 10)}
+		hdr.Set(httpapi.HeaderPosition, strconv.FormatUint(pos, 10))
 	}
-	_ = req.Respond(body, micro.WithHeaders(hdr))
+	s.reply(req, hdr, body)
+}
+
+// reply answers req. (micro's service statistics then count requests but
+// not their errors or processing time.)
+func (s *Service) reply(req micro.Request, hdr nats.Header, body []byte) {
+	if req.Reply() == "" {
+		return
+	}
+	if err := s.nc.PublishMsg(&nats.Msg{Subject: req.Reply(), Header: hdr, Data: body}); err != nil {
+		s.Logger.Warn("nats reply failed", "subject", req.Subject(), "err", err)
+	}
 }
 
 // consistent runs h once the projection is ready and has applied the
@@ -160,8 +176,10 @@ func (s *Service) fail(req micro.Request, err error) {
 		s.Logger.Error("nats request failed", "subject", req.Subject(), "status", p.Status, "err", err)
 	}
 	body, _ := json.Marshal(p)
-	_ = req.Error(strconv.Itoa(p.Status), p.Title+": "+p.Detail, body,
-		micro.WithHeaders(micro.Headers{"Content-Type": {"application/problem+json"}}))
+	hdr := nats.Header{"Content-Type": {"application/problem+json"}}
+	hdr.Set(micro.ErrorCodeHeader, strconv.Itoa(p.Status))
+	hdr.Set(micro.ErrorHeader, p.Title+": "+p.Detail)
+	s.reply(req, hdr, body)
 }
 
 // artifactOf is the id a request names, for a not-found problem's detail.
