@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
@@ -86,17 +87,35 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) 
 	return ref, nil
 }
 
-// Open returns a reader of the content with digest sha. The caller closes
-// it. Reading to the end verifies the digest.
+// maxTransfer bounds how long reading one content may take. Without a
+// deadline of its own, nats.go would give the whole read its default
+// timeout of a few seconds, too short for a slow client of a large file.
+const maxTransfer = 24 * time.Hour
+
+// Open returns a reader of the content with digest sha, until ctx is done.
+// The caller closes it. Reading to the end verifies the digest.
 func (s *Store) Open(ctx context.Context, sha string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithTimeout(ctx, maxTransfer)
 	r, err := s.obs.Get(ctx, objectName(sha))
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, sha)
-	}
 	if err != nil {
+		cancel()
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, sha)
+		}
 		return nil, fmt.Errorf("open content %s: %w", sha, err)
 	}
-	return r, nil
+	return &reader{ReadCloser: r, cancel: cancel}, nil
+}
+
+type reader struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (r *reader) Close() error {
+	err := r.ReadCloser.Close()
+	r.cancel()
+	return err
 }
 
 // ReadAll returns the content with digest sha, for content known to be

@@ -105,10 +105,37 @@ func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, ui
 	return projection.AfterCreate(env, d.event.(events.ArtifactCreated)), env.Seq, nil
 }
 
-// Validate checks c's body as Create would, without writing: to refuse a
-// bad request before its content is uploaded.
-func (h *Handler) Validate(c Create) error {
-	_, _, err := validateBody(c.Data, c.Tags)
+// Validate checks c as Create would, against the current state, without
+// writing: to refuse a bad request before its content is uploaded.
+func (h *Handler) Validate(ctx context.Context, c Create) error {
+	var err error
+	if c.Data, c.Tags, err = validateBody(c.Data, c.Tags); err != nil {
+		return err
+	}
+	id := c.ID
+	if id.IsZero() {
+		id = h.NewID()
+	}
+	return h.check(ctx, func(s *projection.State) error {
+		_, err := decideCreate(s, h.Hierarchies, c, id, nil)
+		return err
+	})
+}
+
+// check runs rule against the projection, and once more after catching up
+// with the whole log if it fails (see run).
+func (h *Handler) check(ctx context.Context, rule func(*projection.State) error) error {
+	var (
+		err error
+		at  uint64
+	)
+	h.Projection.Read(func(s *projection.State) { err, at = rule(s), s.Applied() })
+	if err == nil {
+		return nil
+	}
+	if caughtUp, cerr := h.catchUpIfBehind(ctx, at); cerr == nil && caughtUp {
+		h.Projection.Read(func(s *projection.State) { err = rule(s) })
+	}
 	return err
 }
 

@@ -33,8 +33,14 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request, ps httproute
 	if err != nil {
 		return err
 	}
-	if _, err := s.Queries.Get(id); err != nil {
-		return err // before reading a byte of a possibly large body
+	// Refuse what can be refused before reading a byte of a possibly
+	// large body.
+	cur, err := s.Queries.Get(id)
+	if err != nil {
+		return err
+	}
+	if ifm != 0 && ifm != cur.Version {
+		return command.ErrStale
 	}
 	c, err := s.upload(r.Context(), r.Body, r.ContentLength, r.Header.Get("Content-Type"))
 	if err != nil {
@@ -82,7 +88,7 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || part.FormName() != "content" {
 		return badRequest(`the second part of a multipart create must be "content", the file`)
 	}
-	if err := s.Commands.Validate(c); err != nil {
+	if err := s.Commands.Validate(r.Context(), c); err != nil {
 		return err // before storing a byte of the file
 	}
 	att, err := s.upload(r.Context(), part, -1, part.Header.Get("Content-Type"))
@@ -188,8 +194,10 @@ func wantsCSV(r *http.Request) bool {
 		return f == "csv"
 	}
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/csv" {
-			return true
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == "text/csv" {
+			q, err := strconv.ParseFloat(params["q"], 64)
+			return params["q"] == "" || (err == nil && q > 0)
 		}
 	}
 	return false
