@@ -91,7 +91,7 @@ func decideDelete(a projection.Artifact, found bool, hs hierarchy.Set, d Delete)
 	case !found || !a.Live:
 		return decision{}, ErrNotFound
 	case a.Children > 0:
-		return decision{}, &ConflictError{Reason: fmt.Sprintf("artifact has %d children", a.Children)}
+		return decision{}, &ConflictError{Reason: fmt.Sprintf("artifact has children (%d live); delete them first", a.Children)}
 	case d.IfMatch != 0 && d.IfMatch != a.Version:
 		return decision{}, ErrStale
 	}

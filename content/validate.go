@@ -25,8 +25,8 @@ type FieldError struct {
 // ml_training_workspace, ml_prediction, ml_prediction_workspace or generic is
 // validated. Data without "type", with another type string, or that is not a
 // JSON object at all is returned as nil: chapkit stores any JSON as data. A
-// "type" that is present but not a string (null included) is the single
-// error {"data.type", "must be a string"}.
+// null "type" is no type. A "type" that is present but neither a string nor
+// null is the single error {"data.type", "must be a string"}.
 //
 // For the known types the top-level keys are type, metadata, content,
 // content_type, content_size and content_sha256; any other key is an error.
@@ -50,7 +50,7 @@ func Validate(data json.RawMessage) []FieldError {
 		return nil
 	}
 	rawType, ok := top["type"]
-	if !ok {
+	if !ok || string(rawType) == "null" {
 		return nil
 	}
 	typ, ok := str(rawType)

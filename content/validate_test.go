@@ -49,7 +49,7 @@ func TestValidate(t *testing.T) {
 		{"string data", `"ml_training"`, nil},
 		{"null data", `null`, nil},
 		{"type not a string", `{"type":5}`, []FieldError{fe("data.type", "must be a string")}},
-		{"type null", `{"type":null}`, []FieldError{fe("data.type", "must be a string")}},
+		{"type null is no type", `{"type":null,"anything":1}`, nil},
 
 		// Valid ML artifacts.
 		{"ml_training minimal", `{"type":"ml_training","metadata":` + meta("") + `}`, nil},

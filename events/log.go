@@ -19,6 +19,9 @@ var (
 	// ErrUnavailable means the log could not be reached in time and the
 	// event was not written. Retrying is safe.
 	ErrUnavailable = errors.New("events: log unavailable")
+	// ErrUnknownOutcome means the log stopped answering after the event was
+	// sent: it may or may not have been written. Read before retrying.
+	ErrUnknownOutcome = errors.New("events: outcome unknown")
 	// ErrTooLarge means the event is larger than the server takes in one
 	// message. Retrying is pointless.
 	ErrTooLarge = errors.New("events: event too large")
@@ -107,11 +110,13 @@ func (l *Log) Prefix() string { return l.cfg.Prefix }
 // position last (zero: the boundary has no event yet), and returns the
 // event's stream sequence.
 //
-// A moved boundary returns a *ConflictError. When the outcome of a publish
-// is unknown (a timeout, a lost connection), Append looks at the last event
-// on the subject: if it is env, the write happened and its sequence is
-// returned; otherwise it returns an error wrapping ErrUnavailable and
-// nothing was written.
+// A moved boundary returns a *ConflictError. An event that was never sent
+// (no connection, no stream) returns an error wrapping ErrUnavailable. When
+// the outcome of a publish is unknown (a timeout), Append looks at the last
+// event on the subject: if it is env, the write happened and its sequence
+// is returned; if the log answers with another event, env was not written
+// (ErrUnavailable); if the log does not answer, the error wraps
+// ErrUnknownOutcome.
 func (l *Log) Append(ctx context.Context, addr Address, env Envelope, last uint64) (uint64, error) {
 	h, body, err := Encode(env, l.cfg.Source)
 	if err != nil {
@@ -132,27 +137,54 @@ func (l *Log) Append(ctx context.Context, addr Address, env Envelope, last uint6
 	if conflict, ok := asConflict(err); ok {
 		// On R1 the precondition is checked before deduplication, so a
 		// retried publish that already landed shows up as a conflict.
-		if seq, found := l.landed(subject, env); found {
+		if seq, found, _ := l.landed(subject, env); found {
 			return seq, nil
 		}
 		return 0, conflict
 	}
-	if seq, found := l.landed(subject, env); found {
-		return seq, nil
+	if neverSent(err) {
+		return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
 	}
-	return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
+	seq, found, lerr := l.landed(subject, env)
+	switch {
+	case found:
+		return seq, nil
+	case lerr == nil:
+		return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
+	}
+	return 0, fmt.Errorf("%w: append %s: %v", ErrUnknownOutcome, env.Event.EventType(), err)
+}
+
+// neverSent reports whether a publish failed before the server could have
+// stored it. (The connection keeps no buffer of publishes while it
+// reconnects, so a failed publish is never sent later.)
+func neverSent(err error) bool {
+	for _, e := range []error{nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrReconnectBufExceeded,
+		nats.ErrNoResponders, jetstream.ErrNoStreamResponse, nats.ErrInvalidConnection} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // landed reports whether the last message on subject is env, and its
-// sequence. It uses its own short deadline: the caller's may be spent.
-func (l *Log) landed(subject string, env Envelope) (uint64, bool) {
+// sequence; err is set when the log could not say. It uses its own short
+// deadline: the caller's may be spent.
+func (l *Log) landed(subject string, env Envelope) (uint64, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	m, err := l.stream.GetLastMsgForSubject(ctx, subject)
-	if err != nil || m.Header.Get(nats.MsgIdHdr) != env.ID.String() {
-		return 0, false
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, false, nil
 	}
-	return m.Sequence, true
+	if err != nil {
+		return 0, false, err
+	}
+	if m.Header.Get(nats.MsgIdHdr) != env.ID.String() {
+		return 0, false, nil
+	}
+	return m.Sequence, true, nil
 }
 
 func asConflict(err error) (*ConflictError, bool) {

@@ -119,7 +119,17 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 	if err != nil {
 		return err
 	}
+	format, err := formatParam(r)
+	if err != nil {
+		return err
+	}
+	// Accept: text/csv asks for CSV where there is a choice; ?format=csv
+	// insists on it.
+	csv := format == "csv" || (format == "" && acceptsCSV(r))
 	if a.Content != nil && !a.Content.JSON {
+		if format == "csv" {
+			return invalidField("format", "only DataFrame content downloads as CSV")
+		}
 		return s.serveBlob(w, r, a)
 	}
 	raw, err := s.jsonContent(r.Context(), a)
@@ -135,12 +145,20 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 		if errs != nil {
 			return fmt.Errorf("stored DataFrame of %s does not parse: %v", a.ID, errs)
 		}
-		if wantsCSV(r) {
+		if csv {
 			setDownloadHeaders(w, a, "text/csv; charset=utf-8")
 			return df.WriteCSV(w)
 		}
 		setDownloadHeaders(w, a, ctype)
 		return df.WriteRecords(w)
+	}
+	if format == "csv" {
+		return invalidField("format", "only DataFrame content downloads as CSV")
+	}
+	// A string under a content_type that is not JSON is that text.
+	var text string
+	if content.Extension(ctype) != "json" && json.Unmarshal(raw, &text) == nil {
+		raw = []byte(text)
 	}
 	setDownloadHeaders(w, a, ctype)
 	_, err = w.Write(raw)
@@ -166,10 +184,12 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, a projection.
 	w.Header().Set("ETag", strconv.Quote(c.SHA256))
 	rs := &blobReader{ctx: r.Context(), blobs: s.Blobs, sha: c.SHA256, size: c.Size}
 	defer rs.Close()
-	http.ServeContent(w, r, "", time.Time{}, rs)
-	if rs.err != nil && r.Context().Err() == nil {
-		// The status line is sent: all that is left is to say so in the log.
-		s.Logger.Error("download failed", "artifact", a.ID, "sha256", c.SHA256, "err", rs.err)
+	if !validRange(r.Header.Get("Range")) {
+		r.Header.Del("Range") // RFC 9110: a Range it cannot parse is ignored
+	}
+	http.ServeContent(&rangeProblem{ResponseWriter: w, r: r}, r, "", time.Time{}, rs)
+	if rs.err != nil {
+		s.abort(r, a, rs.err)
 	}
 	return nil
 }
@@ -189,10 +209,18 @@ func contentType(data json.RawMessage, def string) string {
 	return def
 }
 
-func wantsCSV(r *http.Request) bool {
-	if f := r.URL.Query().Get("format"); f != "" {
-		return f == "csv"
+// formatParam is ?format=: "csv", "json" or "" (not given).
+func formatParam(r *http.Request) (string, error) {
+	switch f := strings.ToLower(r.URL.Query().Get("format")); f {
+	case "csv", "json", "":
+		return f, nil
+	default:
+		return "", invalidField("format", "must be csv or json, not %q", f)
 	}
+}
+
+// acceptsCSV reports whether Accept names text/csv (with a q above 0).
+func acceptsCSV(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err == nil && mt == "text/csv" {
@@ -223,6 +251,7 @@ func (s *Server) writeFullArtifact(w http.ResponseWriter, r *http.Request, statu
 	defer blob.Close()
 	setArtifactHeaders(w, a, pos)
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.FormatInt(int64(len(b)+len(a.Data)-len("null"))+a.Content.Size, 10))
 	w.WriteHeader(status)
 	off := a.Content.Offset
 	for _, part := range [][]byte{b[:i], a.Data[:off]} {
@@ -231,12 +260,22 @@ func (s *Server) writeFullArtifact(w http.ResponseWriter, r *http.Request, statu
 		}
 	}
 	if _, err := io.Copy(w, blob); err != nil {
-		return nil
+		s.abort(r, a, err)
 	}
 	_, _ = w.Write(a.Data[off+len("null"):])
 	_, _ = w.Write(b[i+1:])
 	_, _ = w.Write([]byte("\n"))
 	return nil
+}
+
+// abort ends a response whose status line is sent but whose body cannot be
+// finished: the connection is cut, so that the client sees a broken
+// transfer rather than a short body that looks whole.
+func (s *Server) abort(r *http.Request, a projection.Artifact, err error) {
+	if r.Context().Err() == nil {
+		s.Logger.Error("response cut off", "artifact", a.ID, "err", err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // blobReader is an io.ReadSeeker over content in the object store, for
@@ -297,4 +336,59 @@ func (b *blobReader) Close() error {
 		return b.r.Close()
 	}
 	return nil
+}
+
+// validRange reports whether a Range header is absent or a well-formed set
+// of byte ranges.
+func validRange(v string) bool {
+	if v == "" {
+		return true
+	}
+	set, ok := strings.CutPrefix(v, "bytes=")
+	if !ok {
+		return false
+	}
+	for spec := range strings.SplitSeq(set, ",") {
+		first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+		if !ok || (first == "" && last == "") {
+			return false
+		}
+		f, ferr := strconv.ParseUint(first, 10, 64)
+		l, lerr := strconv.ParseUint(last, 10, 64)
+		switch {
+		case first == "":
+			if lerr != nil {
+				return false
+			}
+		case ferr != nil, last != "" && (lerr != nil || l < f):
+			return false
+		}
+	}
+	return true
+}
+
+// rangeProblem turns the plain-text 416 that http.ServeContent writes for
+// a range past the end into a problem.
+type rangeProblem struct {
+	http.ResponseWriter
+	r       *http.Request
+	swallow bool
+}
+
+func (w *rangeProblem) WriteHeader(code int) {
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.swallow = true
+	w.Header().Del("Content-Disposition")
+	writeProblem(w.ResponseWriter, w.r, &Problem{Type: typeRange, Title: "Range Not Satisfiable",
+		Status: code, Detail: "The range is outside the content (its size is in Content-Range)"})
+}
+
+func (w *rangeProblem) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }

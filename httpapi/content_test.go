@@ -1259,3 +1259,62 @@ func TestContentDataTooLarge(t *testing.T) {
 		t.Errorf("after the refused PUT: version %d, want 1", got.Version)
 	}
 }
+
+// A range past the end is a problem; a Range that does not parse is
+// ignored, as RFC 9110 says.
+func TestContentRangeEdges(t *testing.T) {
+	e := newEnv(t)
+	a := e.root("", "ranges")
+	r, _ := uploadContent(t, e.url, a.ID, strings.NewReader("0123456789"), 10, "text/plain")
+	want(t, r, http.StatusOK)
+	path := base + "/" + a.ID + "/$download"
+	r = e.do(http.MethodGet, path, "", "Range", "bytes=10-")
+	wantProblem(t, r, http.StatusRequestedRangeNotSatisfiable, "urn:servicekit:error:range-not-satisfiable")
+	if cr := r.Header.Get("Content-Range"); cr != "bytes */10" {
+		t.Errorf("416 Content-Range = %q, want bytes */10", cr)
+	}
+	for _, rng := range []string{"items=0-1", "bytes=abc", "bytes=9-0", "bytes=-"} {
+		r := e.do(http.MethodGet, path, "", "Range", rng)
+		want(t, r, http.StatusOK)
+		if string(r.Body) != "0123456789" {
+			t.Errorf("Range %q: body %q, want the whole content", rng, r.Body)
+		}
+	}
+	r = e.do(http.MethodGet, path, "", "Range", "bytes=2-4")
+	want(t, r, http.StatusPartialContent)
+	if string(r.Body) != "234" {
+		t.Errorf("bytes=2-4: %q, want 234", r.Body)
+	}
+}
+
+func TestContentDownloadFormats(t *testing.T) {
+	e := newEnv(t)
+	frame := e.create(`{"data":{"content_type":"` + dataFrameType + `","content":{"columns":["a"],"data":[[1]]}}}`)
+	text := e.create(`{"data":{"content_type":"text/plain","content":"plain words"}}`)
+	file := e.root("", "file")
+	r, _ := uploadContent(t, e.url, file.ID, strings.NewReader("PK"), 2, "application/zip")
+	want(t, r, http.StatusOK)
+
+	r = e.do(http.MethodGet, base+"/"+frame.ID+"/$download?format=CSV", "")
+	want(t, r, http.StatusOK)
+	if string(r.Body) != "a\n1\n" {
+		t.Errorf("format=CSV: %q, want the CSV", r.Body)
+	}
+	wantField(t, e.do(http.MethodGet, base+"/"+frame.ID+"/$download?format=xml", ""), "format")
+	wantField(t, e.do(http.MethodGet, base+"/"+text.ID+"/$download?format=csv", ""), "format")
+	wantField(t, e.do(http.MethodGet, base+"/"+file.ID+"/$download?format=csv", ""), "format")
+	// Accept only chooses where there is a choice.
+	r = e.do(http.MethodGet, base+"/"+file.ID+"/$download", "", "Accept", "text/csv, */*")
+	want(t, r, http.StatusOK)
+	if string(r.Body) != "PK" {
+		t.Errorf("zip with Accept text/csv: %q", r.Body)
+	}
+	r = e.do(http.MethodGet, base+"/"+frame.ID+"/$download", "", "Accept", "text/csv;q=0, application/json")
+	if want(t, r, http.StatusOK); string(r.Body) != `[{"a":1}]` {
+		t.Errorf("Accept text/csv;q=0: %q, want records", r.Body)
+	}
+	r = e.do(http.MethodGet, base+"/"+text.ID+"/$download", "")
+	if want(t, r, http.StatusOK); string(r.Body) != "plain words" || r.Header.Get("Content-Type") != "text/plain" {
+		t.Errorf("text content: %q as %s, want the words as text/plain", r.Body, r.Header.Get("Content-Type"))
+	}
+}

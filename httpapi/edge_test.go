@@ -69,3 +69,11 @@ func TestEdgeCases(t *testing.T) {
 		want(t, e.do(http.MethodPut, base+"/"+root.ID, body, "If-Match", `"1"`), http.StatusOK)
 	})
 }
+
+func TestIfMatchComparesAsStrings(t *testing.T) {
+	e := newEnv(t)
+	a := e.create(`{"data":{}}`)
+	wantProblem(t, e.do(http.MethodPut, base+"/"+a.ID, `{"data":{"v":2}}`, "If-Match", `"01"`), http.StatusPreconditionFailed, typePrecondition)
+	want(t, e.do(http.MethodHead, base, ""), http.StatusOK)
+	want(t, e.do(http.MethodHead, "/health", ""), http.StatusOK)
+}

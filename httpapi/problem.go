@@ -23,6 +23,7 @@ const (
 	typeConflict         = "urn:servicekit:error:conflict"
 	typePrecondition     = "urn:servicekit:error:precondition-failed"
 	typeTooLarge         = "urn:servicekit:error:payload-too-large"
+	typeRange            = "urn:servicekit:error:range-not-satisfiable"
 	typeValidation       = "urn:servicekit:error:validation-failed"
 	typeUnavailable      = "urn:servicekit:error:unavailable"
 	typeInternal         = "urn:servicekit:error:internal"
@@ -104,6 +105,9 @@ func ProblemFor(err error, artifact string) *Problem {
 	case errors.Is(err, command.ErrTooLarge), errors.Is(err, events.ErrTooLarge):
 		return &Problem{Type: typeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: "The artifact's data is larger than one event can carry"}
+	case errors.Is(err, events.ErrUnknownOutcome):
+		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "The event log stopped answering: the write may or may not have been recorded; read it back before retrying"}
 	case errors.Is(err, events.ErrUnavailable):
 		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "The event log could not be reached in time; nothing was written, retrying is safe"}

@@ -110,8 +110,8 @@ func IfMatch(v string) (int, error) {
 		return 0, command.ErrStale
 	}
 	n, err := strconv.Atoi(unquoted)
-	if err != nil || n < 1 {
-		return 0, command.ErrStale
+	if err != nil || n < 1 || strconv.Itoa(n) != unquoted {
+		return 0, command.ErrStale // ETags compare as strings: "01" is not "1"
 	}
 	return n, nil
 }

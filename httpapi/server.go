@@ -90,11 +90,14 @@ func (s *Server) Handler() http.Handler {
 		writeProblem(w, req, ProblemFor(methodNotAllowed(req.Method), ""))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		if v == http.ErrAbortHandler {
+			panic(v) // net/http cuts the connection
+		}
 		s.Logger.Error("panic", "method", req.Method, "path", req.URL.Path, "err", v)
 		writeProblem(w, req, ProblemFor(errors.New("panic"), ""))
 	}
 
-	collection := methods{http.MethodGet: s.list, http.MethodPost: s.create}
+	collection := methods{http.MethodGet: s.list, http.MethodHead: s.list, http.MethodPost: s.create}
 	for m, h := range collection {
 		r.Handle(m, base, s.handle(h, true))
 	}
@@ -139,6 +142,7 @@ func (s *Server) Handler() http.Handler {
 		r.Handle(m, base+"/:id/:op", op)
 	}
 	r.Handle(http.MethodGet, "/health", s.handle(s.health, false))
+	r.Handle(http.MethodHead, "/health", s.handle(s.health, false))
 	return r
 }
 

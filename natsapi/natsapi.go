@@ -158,7 +158,7 @@ func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFu
 			return nil, 0, httpapi.BadRequest(httpapi.HeaderMinPosition + " must be a log position such as 42")
 		}
 		if err := s.Projection.WaitFor(wctx, pos); err != nil {
-			return nil, 0, httpapi.Unavailable("arbor is still reading its event log; retry shortly")
+			return nil, 0, httpapi.Unavailable("this instance has not yet applied position " + v + "; retry shortly")
 		}
 	}
 	if !utf8.Valid(req.Data()) {

@@ -134,7 +134,10 @@ func (m *Main) Open(ctx context.Context) error {
 }
 
 func (m *Main) openNATS() error {
-	opts := []nats.Option{nats.Name("arbor"), nats.MaxReconnects(-1)}
+	// No buffer of publishes while reconnecting: a write that fails must
+	// never go out later, or a client told "nothing was written" and
+	// retrying would write twice.
+	opts := []nats.Option{nats.Name("arbor"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1)}
 	if m.Config.NATSURL != "" {
 		nc, err := nats.Connect(m.Config.NATSURL, opts...)
 		if err != nil {
