@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -181,5 +182,35 @@ func BenchmarkAppend(b *testing.B) {
 		if last, err = log.Append(b.Context(), addr, created(ulid.Make(), root), last); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The server checks a wildcard precondition against every subject the
+// boundary holds, and every child's creation is a subject of its own, so
+// creating a child costs more the more children its parent has.
+func BenchmarkAppendChildOfAParentWith(b *testing.B) {
+	for _, children := range []int{10, 10000} {
+		b.Run(strconv.Itoa(children), func(b *testing.B) {
+			_, js := natstest.Connect(b, natstest.Server(b))
+			log, err := events.OpenLog(b.Context(), js, events.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			root := ulid.Make()
+			last, err := log.Append(b.Context(), addr, created(root, ulid.ULID{}), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range children {
+				if last, err = log.Append(b.Context(), addr, created(ulid.Make(), root), last); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if last, err = log.Append(b.Context(), addr, created(ulid.Make(), root), last); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
