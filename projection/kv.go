@@ -102,55 +102,46 @@ func (v *KVView) Run(ctx context.Context) error {
 			continue
 		}
 		// Write as messages arrive, a batch of whatever has arrived at a
-		// time: little delay when idle, few writes under load.
+		// time: little delay when idle, few writes under load. The channel
+		// is buffered for the whole batch, so len says what is waiting.
 		var pending []jetstream.Msg
-		for msgs := batch.Messages(); msgs != nil; {
+		msgs := batch.Messages()
+		for open := true; open; {
 			select {
-			case msg, ok := <-msgs:
-				if !ok {
-					msgs = nil
-					break
-				}
-				pending = append(pending, msg)
-				continue
 			case <-ctx.Done():
 				return ctx.Err()
-			default:
-			}
-			if len(pending) > 0 {
-				v.flush(ctx, kv, pending)
+			case msg, ok := <-msgs:
+				if open = ok; ok {
+					pending = append(pending, msg)
+					if len(msgs) > 0 {
+						continue
+					}
+				}
+				if err := v.flush(ctx, kv, pending); err != nil {
+					return err
+				}
 				pending = nil
-				continue
-			}
-			select {
-			case msg, ok := <-msgs:
-				if !ok {
-					msgs = nil
-					break
-				}
-				pending = append(pending, msg)
-			case <-ctx.Done():
-				return ctx.Err()
 			}
 		}
-		v.flush(ctx, kv, pending)
 	}
 	return ctx.Err()
 }
 
 // flush writes the state of every artifact msgs touch and acknowledges
-// them all. On failure it leaves them unacknowledged for redelivery.
-func (v *KVView) flush(ctx context.Context, kv jetstream.KeyValue, msgs []jetstream.Msg) {
+// them all. A write that fails is tried again (writes are idempotent) until
+// it succeeds or ctx is done, so that acknowledging never skips an
+// artifact; flush returns ctx's error then.
+func (v *KVView) flush(ctx context.Context, kv jetstream.KeyValue, msgs []jetstream.Msg) error {
 	if len(msgs) == 0 {
-		return
+		return nil
 	}
 	last := msgs[len(msgs)-1]
 	meta, err := last.Metadata()
 	if err != nil {
-		return
+		return nil // not a JetStream message: nothing to write or acknowledge
 	}
 	if err := v.Projection.WaitFor(ctx, meta.Sequence.Stream); err != nil {
-		return
+		return err
 	}
 	seen := make(map[ulid.ULID]bool, len(msgs))
 	for _, msg := range msgs {
@@ -159,14 +150,20 @@ func (v *KVView) flush(ctx context.Context, kv jetstream.KeyValue, msgs []jetstr
 			continue // not an artifact's event, or written already
 		}
 		seen[id] = true
-		if err := v.write(ctx, kv, id); err != nil {
-			if ctx.Err() == nil {
-				v.Logger.Warn("kv view write failed", "artifact", id, "err", err)
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+			err := v.write(ctx, kv, id)
+			if err == nil {
+				break
 			}
-			return
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			v.Logger.Warn("kv view write failed; trying again", "artifact", id, "err", err)
+			sleep(ctx, backoff)
 		}
 	}
 	_ = last.Ack()
+	return nil
 }
 
 // write puts id's current state, or deletes its key when it is not live.

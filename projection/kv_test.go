@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -203,4 +204,18 @@ func TestKVViewTwoWriters(t *testing.T) {
 	if total != 18 {
 		t.Fatalf("Total = %d, want 18", total)
 	}
+}
+
+// More events than one fetch takes (batches close full, and then again as
+// the view writes) still all reach the bucket.
+func TestKVViewAcrossManyBatches(t *testing.T) {
+	w := newWriter(t)
+	p := New()
+	run(t, w.log, p)
+	v := startKV(t, w, p, "")
+	for i := range 3*kvBatch + 7 {
+		w.append(created(ulid.Make(), none, 0, `{"i":`+strconv.Itoa(i)+`}`))
+	}
+	waitLag(t, w, v)
+	checkBucket(t, w, "ARTIFACTS_STATE", p)
 }
