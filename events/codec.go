@@ -38,7 +38,7 @@ func Encode(env Envelope, source string) (nats.Header, []byte, error) {
 	}
 	id := env.ID.String()
 	h := nats.Header{}
-	h.Set(nats.MsgIdHdr, id)
+	h.Set(nats.MsgIdHdr, msgID(env))
 	h.Set(HeaderSpecVersion, "1.0")
 	h.Set(HeaderID, id)
 	h.Set(HeaderSource, source)
@@ -48,6 +48,16 @@ func Encode(env Envelope, source string) (nats.Header, []byte, error) {
 	h.Set(HeaderSchemaVersion, strconv.Itoa(schemaVersion))
 	h.Set(HeaderContentType, "application/json")
 	return h, body, nil
+}
+
+// msgID is the Nats-Msg-Id of env: its event id, but for a creation the
+// artifact's id, so that the server refuses (as a duplicate) a second
+// creation of one id in another boundary within its deduplication window.
+func msgID(env Envelope) string {
+	if c, ok := env.Event.(ArtifactCreated); ok {
+		return "created." + c.ID.String()
+	}
+	return env.ID.String()
 }
 
 // Decode reads an envelope from a stored message's headers and payload. It

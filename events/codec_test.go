@@ -113,7 +113,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{
-		nats.MsgIdHdr: env.ID.String(), HeaderID: env.ID.String(), HeaderSpecVersion: "1.0",
+		nats.MsgIdHdr: "created." + childID.String(), HeaderID: env.ID.String(), HeaderSpecVersion: "1.0",
 		HeaderSource: "arbor", HeaderSubject: childID.String(), HeaderType: "artifact.created",
 	} {
 		if got := h.Get(k); got != want {

@@ -110,81 +110,90 @@ func (l *Log) Prefix() string { return l.cfg.Prefix }
 // position last (zero: the boundary has no event yet), and returns the
 // event's stream sequence.
 //
-// A moved boundary returns a *ConflictError. An event that was never sent
-// (no connection, no stream) returns an error wrapping ErrUnavailable. When
-// the outcome of a publish is unknown (a timeout), Append looks at the last
-// event on the subject: if it is env, the write happened and its sequence
-// is returned; if the log answers with another event, env was not written
-// (ErrUnavailable); if the log does not answer, the error wraps
-// ErrUnknownOutcome.
+// A moved boundary returns a *ConflictError, and so does the creation of an
+// id that another event created within the server's deduplication window
+// (see msgID). An event that was never sent (no connection, no stream)
+// returns an error wrapping ErrUnavailable. When the outcome of a publish
+// is unknown (a timeout), Append sends the same event again: the server
+// handles it after the first, so its answer settles whether the first was
+// written. If even that cannot be known, the error wraps ErrUnknownOutcome.
 func (l *Log) Append(ctx context.Context, addr Address, env Envelope, last uint64) (uint64, error) {
 	h, body, err := Encode(env, l.cfg.Source)
 	if err != nil {
 		return 0, err
 	}
-	subject := Subject(l.cfg.Prefix, addr, env.Event)
-	msg := &nats.Msg{Subject: subject, Header: h, Data: body}
+	msg := &nats.Msg{Subject: Subject(l.cfg.Prefix, addr, env.Event), Header: h, Data: body}
 	filter := BoundaryFilter(l.cfg.Prefix, Boundary(env.Event))
-	ack, err := l.js.PublishMsg(ctx, msg,
-		jetstream.WithExpectLastSequenceForSubject(last, filter),
-		jetstream.WithExpectStream(l.cfg.Stream))
-	if err == nil {
-		return ack.Sequence, nil
-	}
-	if errors.Is(err, nats.ErrMaxPayload) {
-		return 0, fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, env.Event.EventType(), len(body))
-	}
-	if conflict, ok := asConflict(err); ok {
-		// On R1 the precondition is checked before deduplication, so a
-		// retried publish that already landed shows up as a conflict.
-		if seq, found, _ := l.landed(subject, env); found {
-			return seq, nil
-		}
-		return 0, conflict
-	}
-	if neverSent(err) {
-		return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
-	}
-	seq, found, lerr := l.landed(subject, env)
+	closed := l.js.Conn().IsClosed()
+	seq, err := l.publish(ctx, msg, env, filter, last)
 	switch {
-	case found:
+	case err == nil:
 		return seq, nil
-	case lerr == nil:
+	case errors.Is(err, nats.ErrMaxPayload):
+		return 0, fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, env.Event.EventType(), len(body))
+	case isConflict(err):
+		return 0, err
+	case closed || neverSent(err):
 		return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
+	}
+	// Sent, but no answer came back.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	seq, rerr := l.publish(rctx, msg, env, filter, last)
+	if rerr == nil {
+		return seq, nil // the first was written and this is its duplicate, or this one was
+	}
+	if isConflict(rerr) {
+		// The boundary moved: if the first copy moved it, it is the first
+		// event in the boundary after last; otherwise it can never land.
+		if m, gerr := l.stream.GetMsg(rctx, last+1, jetstream.WithGetMsgSubject(filter)); gerr == nil {
+			if m.Header.Get(HeaderID) == env.ID.String() {
+				return m.Sequence, nil
+			}
+			return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
+		}
 	}
 	return 0, fmt.Errorf("%w: append %s: %v", ErrUnknownOutcome, env.Event.EventType(), err)
 }
+
+// publish sends msg with the boundary precondition. A duplicate (an event
+// with the same msgID within the deduplication window) is env itself sent
+// before, whose sequence is returned, or another event: a *ConflictError.
+func (l *Log) publish(ctx context.Context, msg *nats.Msg, env Envelope, filter string, last uint64) (uint64, error) {
+	ack, err := l.js.PublishMsg(ctx, msg,
+		jetstream.WithExpectLastSequenceForSubject(last, filter),
+		jetstream.WithExpectStream(l.cfg.Stream))
+	if err != nil {
+		if c, ok := asConflict(err); ok {
+			return 0, c
+		}
+		return 0, err
+	}
+	if ack.Duplicate {
+		m, err := l.stream.GetMsg(ctx, ack.Sequence)
+		if err != nil {
+			return 0, err
+		}
+		if m.Header.Get(HeaderID) != env.ID.String() {
+			return 0, &ConflictError{Last: ack.Sequence}
+		}
+	}
+	return ack.Sequence, nil
+}
+
+func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
 // neverSent reports whether a publish failed before the server could have
 // stored it. (The connection keeps no buffer of publishes while it
 // reconnects, so a failed publish is never sent later.)
 func neverSent(err error) bool {
-	for _, e := range []error{nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrReconnectBufExceeded,
+	for _, e := range []error{nats.ErrConnectionDraining, nats.ErrReconnectBufExceeded,
 		nats.ErrNoResponders, jetstream.ErrNoStreamResponse, nats.ErrInvalidConnection} {
 		if errors.Is(err, e) {
 			return true
 		}
 	}
 	return false
-}
-
-// landed reports whether the last message on subject is env, and its
-// sequence; err is set when the log could not say. It uses its own short
-// deadline: the caller's may be spent.
-func (l *Log) landed(subject string, env Envelope) (uint64, bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	m, err := l.stream.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	if m.Header.Get(nats.MsgIdHdr) != env.ID.String() {
-		return 0, false, nil
-	}
-	return m.Sequence, true, nil
 }
 
 func asConflict(err error) (*ConflictError, bool) {

@@ -69,24 +69,47 @@ func TestAppendChecksTheBoundary(t *testing.T) {
 	}
 }
 
-// A publish retried after it already landed is acknowledged with its first
-// sequence rather than reported as a conflict or written twice.
-func TestAppendRetryOfALandedEvent(t *testing.T) {
+// An event appended twice is written once: the second finds its boundary
+// moved, by itself.
+func TestAppendTwiceWritesOnce(t *testing.T) {
 	log, _ := openLog(t)
 	env := created(ulid.Make(), ulid.ULID{})
 	first, err := log.Append(t.Context(), addr, env, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := log.Append(t.Context(), addr, env, 0)
-	if err != nil {
-		t.Fatalf("retry: %v", err)
-	}
-	if again != first {
-		t.Fatalf("retry landed at %d, want %d", again, first)
+	if _, err := log.Append(t.Context(), addr, env, 0); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("second append = %v, want a conflict", err)
 	}
 	if last, _ := log.LastSeq(t.Context()); last != first {
-		t.Fatalf("stream last = %d, want %d: the retry was written twice", last, first)
+		t.Fatalf("stream last = %d, want %d: the event was written twice", last, first)
+	}
+}
+
+// A second creation of one id, in another boundary, is refused by the
+// server as a duplicate: a conflict, and nothing written.
+func TestAppendRefusesASecondCreationOfAnID(t *testing.T) {
+	log, _ := openLog(t)
+	p1, p2, id := ulid.Make(), ulid.Make(), ulid.Make()
+	l1, err := log.Append(t.Context(), addr, created(p1, ulid.ULID{}), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := log.Append(t.Context(), addr, created(p2, ulid.ULID{}), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := log.Append(t.Context(), addr, created(id, p1), l1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = log.Append(t.Context(), addr, created(id, p2), l2)
+	var conflict *events.ConflictError
+	if !errors.As(err, &conflict) || conflict.Last != first {
+		t.Fatalf("second creation of %s = %v, want a conflict naming %d", id, err, first)
+	}
+	if last, _ := log.LastSeq(t.Context()); last != first {
+		t.Fatalf("stream last = %d, want %d: the second creation was written", last, first)
 	}
 }
 
