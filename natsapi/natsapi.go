@@ -48,6 +48,8 @@ type Service struct {
 
 	nc       *nats.Conn
 	svc      micro.Service
+	mu       sync.Mutex // guards stopping, and inflight's Add against Wait
+	stopping bool
 	inflight sync.WaitGroup
 }
 
@@ -86,8 +88,16 @@ func (s *Service) Start(nc *nats.Conn) error {
 		// The reply is published from there (see reply), not through the
 		// request, whose state micro reads once the handler returns.
 		err := g.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
-			sem <- struct{}{}
+			s.mu.Lock()
+			if s.stopping {
+				// Stop has begun: micro may still hand over queued requests.
+				s.mu.Unlock()
+				s.fail(req, httpapi.Unavailable("arbor is shutting down; nothing was written, retrying is safe"))
+				return
+			}
 			s.inflight.Add(1)
+			s.mu.Unlock()
+			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; s.inflight.Done() }()
 				s.serve(req, h)
@@ -108,6 +118,9 @@ func (s *Service) Stop() error {
 	if s.svc == nil {
 		return nil
 	}
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	err := s.svc.Stop()
 	s.inflight.Wait()
 	return err
