@@ -1,7 +1,3 @@
-// Package blobstore keeps artifact content in the JetStream object store,
-// content-addressed by SHA-256: identical bytes are stored once, and events
-// refer to content by its digest. Content streams in and out in the object
-// store's chunks; it is never held whole in memory.
 package blobstore
 
 import (
@@ -67,6 +63,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) 
 	// The digest is known only at the end: upload under a temporary name,
 	// then rename to the digest (or drop the upload if it is there already).
 	tmp := "upload/" + ulid.Make().String()
+	// Not cancelled with ctx: when a client goes away mid-upload, reading
+	// its body fails, and cleaning up the chunks already stored must not.
+	ctx = context.WithoutCancel(ctx)
 	info, err := s.obs.Put(ctx, jetstream.ObjectMeta{Name: tmp}, &limitReader{r: r, left: limit})
 	if err != nil {
 		return Ref{}, fmt.Errorf("store content: %w", err)

@@ -47,16 +47,19 @@ func (p *Problem) Error() string {
 
 // Problem types arbor answers with, as in its API contract.
 const (
-	TypeInvalidULID        = "urn:servicekit:error:invalid-ulid"
-	TypeBadRequest         = "urn:servicekit:error:bad-request"
-	TypeNotFound           = "urn:servicekit:error:not-found"
-	TypeMethodNotAllowed   = "urn:servicekit:error:method-not-allowed"
-	TypeConflict           = "urn:servicekit:error:conflict"
-	TypePreconditionFailed = "urn:servicekit:error:precondition-failed"
-	TypePayloadTooLarge    = "urn:servicekit:error:payload-too-large"
-	TypeValidationFailed   = "urn:servicekit:error:validation-failed"
-	TypeUnavailable        = "urn:servicekit:error:unavailable"
-	TypeInternal           = "urn:servicekit:error:internal"
+	TypeInvalidULID         = "urn:servicekit:error:invalid-ulid"
+	TypeBadRequest          = "urn:servicekit:error:bad-request"
+	TypeNotFound            = "urn:servicekit:error:not-found"
+	TypeMethodNotAllowed    = "urn:servicekit:error:method-not-allowed"
+	TypeConflict            = "urn:servicekit:error:conflict"
+	TypePreconditionFailed  = "urn:servicekit:error:precondition-failed"
+	TypePayloadTooLarge     = "urn:servicekit:error:payload-too-large"
+	TypeValidationFailed    = "urn:servicekit:error:validation-failed"
+	TypeRangeNotSatisfiable = "urn:servicekit:error:range-not-satisfiable"
+	TypeUnavailable         = "urn:servicekit:error:unavailable" // nothing was written: retrying is safe
+	TypeOutcomeUnknown      = "urn:arbor:error:outcome-unknown"  // the write may have been recorded: read before retrying
+	TypeNotYetVisible       = "urn:arbor:error:not-yet-visible"  // the write was recorded (Arbor-Position), not yet visible
+	TypeInternal            = "urn:servicekit:error:internal"
 )
 
 // IsNotFound reports whether err is a 404 problem: an unknown or deleted

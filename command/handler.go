@@ -68,12 +68,17 @@ type Handler struct {
 	// MaxAttempts bounds the appends of one command under contention;
 	// zero means 100.
 	MaxAttempts int
+	// Timeout bounds one command's appends and waits; zero means only the
+	// caller's context does.
+	Timeout time.Duration
 }
 
 // Create carries out c and returns the new artifact as of its creation
 // and the log position of the event. Errors: *ValidationError (an unknown
-// or deleted parent too), *ConflictError (the id is taken), ErrTooLarge,
-// and errors wrapping events.ErrUnavailable (nothing was written).
+// or deleted parent too), *ConflictError (the id is taken), ErrTooLarge or
+// events.ErrTooLarge, and as for every command: errors wrapping
+// events.ErrUnavailable (nothing was written), events.ErrUnknownOutcome
+// (the write may have been recorded) and *NotAppliedError (it was).
 func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, uint64, error) {
 	var err error
 	if c.Data, c.Tags, err = validateBody(c.Data, c.Tags); err != nil {
@@ -179,6 +184,11 @@ func (h *Handler) Delete(ctx context.Context, d Delete) (uint64, error) {
 // the projection has applied the event. It returns the event appended, with
 // its position, and the decision it carries out.
 func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decision, error)) (events.Envelope, decision, error) {
+	if h.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.Timeout)
+		defer cancel()
+	}
 	env := events.Envelope{ID: h.NewID(), Time: h.Now().UTC().Truncate(time.Millisecond)}
 	attempts := h.MaxAttempts
 	if attempts == 0 {

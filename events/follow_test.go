@@ -297,7 +297,7 @@ func TestFollowFilters(t *testing.T) {
 			if tt.filter == nil {
 				return
 			}
-			if err := tt.filter.Validate(); err != nil {
+			if _, err := tt.filter.Validate(); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
 			if got := readFiltered(t, w.st.JS, tt.filter.Subject("arbor")); !slices.Equal(got, recordsOf(all)) {

@@ -103,9 +103,6 @@ func OpenLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 // Stream is the name of the stream behind the log.
 func (l *Log) Stream() string { return l.cfg.Stream }
 
-// Prefix is the first token of every subject of the log.
-func (l *Log) Prefix() string { return l.cfg.Prefix }
-
 // Append writes env at addr if the boundary of env's event is still at
 // position last (zero: the boundary has no event yet), and returns the
 // event's stream sequence.

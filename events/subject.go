@@ -71,7 +71,7 @@ func ParseSubject(subject string) (Parts, bool) {
 }
 
 // Kinds are the last tokens of the event types arbor writes.
-var Kinds = []string{"created", "updated", "deleted"}
+func Kinds() []string { return []string{"created", "updated", "deleted"} }
 
 // Filter selects events by what their subjects say; an empty field matches
 // anything.
@@ -82,19 +82,20 @@ type Filter struct {
 	Artifact  ulid.ULID
 }
 
-// Validate checks every field can stand in a subject.
-func (f Filter) Validate() error {
-	for _, t := range []string{f.Hierarchy, f.Label} {
-		if t != "" {
-			if err := ValidToken(t); err != nil {
-				return err
+// Validate checks every field can stand in a subject. It names the field
+// at fault (as the live feed's query parameters name it) with the error.
+func (f Filter) Validate() (field string, err error) {
+	for _, t := range []struct{ field, value string }{{"hierarchy", f.Hierarchy}, {"level_label", f.Label}} {
+		if t.value != "" {
+			if err := ValidToken(t.value); err != nil {
+				return t.field, err
 			}
 		}
 	}
-	if f.Kind != "" && !slices.Contains(Kinds, f.Kind) {
-		return fmt.Errorf("%q is not one of %s", f.Kind, strings.Join(Kinds, ", "))
+	if f.Kind != "" && !slices.Contains(Kinds(), f.Kind) {
+		return "type", fmt.Errorf("%q is not one of %s", f.Kind, strings.Join(Kinds(), ", "))
 	}
-	return nil
+	return "", nil
 }
 
 // Subject is the subject filter selecting f's events under prefix.

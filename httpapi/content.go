@@ -182,7 +182,8 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, a projection.
 	c := a.Content
 	setDownloadHeaders(w, a, c.Type)
 	w.Header().Set("ETag", strconv.Quote(c.SHA256))
-	rs := &blobReader{ctx: r.Context(), blobs: s.Blobs, sha: c.SHA256, size: c.Size}
+	ctx := r.Context()
+	rs := &blobReader{open: func() (io.ReadCloser, error) { return s.Blobs.Open(ctx, c.SHA256) }, size: c.Size}
 	defer rs.Close()
 	if !validRange(r.Header.Get("Range")) {
 		r.Header.Del("Range") // RFC 9110: a Range it cannot parse is ignored
@@ -282,13 +283,11 @@ func (s *Server) abort(r *http.Request, a projection.Artifact, err error) {
 // http.ServeContent: seeking is free, and reading opens the content at the
 // offset (skipping what comes before it).
 type blobReader struct {
-	ctx   context.Context
-	blobs *blobstore.Store
-	sha   string
-	size  int64
-	off   int64
-	r     io.ReadCloser
-	err   error
+	open func() (io.ReadCloser, error) // the content from its start
+	size int64
+	off  int64
+	r    io.ReadCloser
+	err  error
 }
 
 func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
@@ -311,7 +310,7 @@ func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
 
 func (b *blobReader) Read(p []byte) (int, error) {
 	if b.r == nil {
-		r, err := b.blobs.Open(b.ctx, b.sha)
+		r, err := b.open()
 		if err != nil {
 			b.err = err
 			return 0, err
@@ -338,8 +337,12 @@ func (b *blobReader) Close() error {
 	return nil
 }
 
+// maxRanges is the most byte ranges one download serves; each may read the
+// content from its start again.
+const maxRanges = 8
+
 // validRange reports whether a Range header is absent or a well-formed set
-// of byte ranges.
+// of at most maxRanges byte ranges.
 func validRange(v string) bool {
 	if v == "" {
 		return true
@@ -348,7 +351,11 @@ func validRange(v string) bool {
 	if !ok {
 		return false
 	}
-	for spec := range strings.SplitSeq(set, ",") {
+	specs := strings.Split(set, ",")
+	if len(specs) > maxRanges {
+		return false // served whole rather than read again and again
+	}
+	for _, spec := range specs {
 		first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
 		if !ok || (first == "" && last == "") {
 			return false

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,15 +41,8 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		}
 		f.Artifact = id
 	}
-	for field, v := range map[string]string{"hierarchy": f.Hierarchy, "level_label": f.Label} {
-		if v != "" {
-			if err := events.ValidToken(v); err != nil {
-				return invalidField(field, "%v", err)
-			}
-		}
-	}
-	if f.Kind != "" && !slices.Contains(events.Kinds, f.Kind) {
-		return invalidField("type", "%q is not one of %s", f.Kind, strings.Join(events.Kinds, ", "))
+	if field, err := f.Validate(); err != nil {
+		return invalidField(field, "%v", err)
 	}
 	var from *uint64
 	for _, p := range []struct{ name, value string }{{"Last-Event-ID", r.Header.Get("Last-Event-ID")}, {"since", q.Get("since")}} {

@@ -26,6 +26,8 @@ const (
 	typeRange            = "urn:servicekit:error:range-not-satisfiable"
 	typeValidation       = "urn:servicekit:error:validation-failed"
 	typeUnavailable      = "urn:servicekit:error:unavailable"
+	typeOutcomeUnknown   = "urn:arbor:error:outcome-unknown"
+	typeNotYetVisible    = "urn:arbor:error:not-yet-visible"
 	typeInternal         = "urn:servicekit:error:internal"
 )
 
@@ -106,13 +108,13 @@ func ProblemFor(err error, artifact string) *Problem {
 		return &Problem{Type: typeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: "The artifact's data is larger than one event can carry"}
 	case errors.Is(err, events.ErrUnknownOutcome):
-		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+		return &Problem{Type: typeOutcomeUnknown, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "The event log stopped answering: the write may or may not have been recorded; read it back before retrying"}
 	case errors.Is(err, events.ErrUnavailable):
 		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "The event log could not be reached in time; nothing was written, retrying is safe"}
 	case errors.As(err, &notApplied):
-		return &Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+		return &Problem{Type: typeNotYetVisible, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: fmt.Sprintf("The write was recorded at position %d but is not visible here yet: "+
 				"read it back with %s: %d rather than retry it", notApplied.Pos, HeaderMinPosition, notApplied.Pos)}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

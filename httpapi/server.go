@@ -185,6 +185,10 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 		if err == nil {
 			return
 		}
+		var notApplied *command.NotAppliedError
+		if errors.As(err, &notApplied) {
+			w.Header().Set(HeaderPosition, strconv.FormatUint(notApplied.Pos, 10))
+		}
 		p := ProblemFor(err, strings.ToUpper(ps.ByName("id")))
 		if p.Status >= 500 {
 			s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)

@@ -88,6 +88,14 @@ func (s *State) Apply(env events.Envelope) {
 		}
 		return
 	}
+	// The server counts an event in the boundary its subject names. An
+	// event whose subject and body disagree was not written by arbor's
+	// commands: count it there, and fold nothing from it.
+	if p, ok := events.ParseSubject(env.Subject); ok &&
+		(p.Boundary != events.Boundary(env.Event) || p.Artifact != env.Event.ArtifactID()) {
+		s.boundary[p.Boundary] = env.Seq
+		return
+	}
 	s.boundary[events.Boundary(env.Event)] = env.Seq
 	switch ev := env.Event.(type) {
 	case events.ArtifactCreated:

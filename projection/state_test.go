@@ -707,3 +707,22 @@ func BenchmarkApply(b *testing.B) {
 		b.Fatalf("root has %d children, want %d", a.Children, seq-1)
 	}
 }
+
+// An event whose subject names another boundary than its body was not
+// written by arbor's commands: the fold counts it where the server did,
+// and folds nothing from it.
+func TestApplyTrustsTheSubject(t *testing.T) {
+	s := NewState()
+	a, b := ulid.Make(), ulid.Make()
+	s.Apply(events.Envelope{Seq: 1, Subject: events.Subject("arbor", events.Address{Hierarchy: "h", Label: "l"}, events.ArtifactCreated{ID: a}),
+		Event: events.ArtifactCreated{ID: a, Hierarchy: "h", Data: json.RawMessage(`{}`)}})
+	forged := events.ArtifactUpdated{ID: a, Data: json.RawMessage(`{"forged":true}`)}
+	s.Apply(events.Envelope{Seq: 2, Subject: "arbor.h." + b.String() + "." + a.String() + ".l.updated", Event: forged})
+	got, _ := s.Get(a)
+	if got.Version != 1 || string(got.Data) != `{}` {
+		t.Fatalf("artifact = version %d data %s, want the forged update ignored", got.Version, got.Data)
+	}
+	if s.BoundaryOf(b) != 2 || s.BoundaryOf(a) != 1 {
+		t.Fatalf("boundaries a %d b %d, want a 1 (untouched) and b 2 (where the server counted it)", s.BoundaryOf(a), s.BoundaryOf(b))
+	}
+}

@@ -97,6 +97,7 @@ func (m *Main) Open(ctx context.Context) error {
 			NewID: ulid.Make, Now: time.Now,
 			MaxData: int(m.nc.MaxPayload()) - eventHeadroom,
 			Blobs:   blobs,
+			Timeout: 30 * time.Second,
 		},
 		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs},
 		Projection: m.proj,
@@ -171,8 +172,9 @@ func (m *Main) goRun(ctx context.Context, name string, fn func(context.Context) 
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		if err := fn(ctx); err != nil && ctx.Err() == nil {
-			m.failed <- fmt.Errorf("%s: %w", name, err)
+		err := fn(ctx)
+		if ctx.Err() == nil { // it stopped on its own: arbor cannot go on
+			m.failed <- fmt.Errorf("%s stopped: %v", name, err)
 		}
 	}()
 }

@@ -74,10 +74,11 @@ func (p *problem) Error() string {
 	return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail)
 }
 
-// Retry reports whether the same request may succeed later: arbor was
-// starting up or could not reach its log (503). Anything 4xx needs a
-// different request.
-func (p *problem) Retry() bool { return p.Status >= 500 }
+// Retry reports whether sending the same request again is safe and may
+// succeed: arbor was starting up or could not reach its log, and wrote
+// nothing. Another 503 (a write that may have been, or was, recorded) wants
+// a read first; anything 4xx needs a different request.
+func (p *problem) Retry() bool { return p.Type == "urn:servicekit:error:unavailable" }
 
 // call sends body to arbor-api.<endpoint> and decodes the answer into out.
 // An error reply is returned as a *problem.

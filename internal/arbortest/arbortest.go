@@ -70,7 +70,7 @@ func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
 	st.Handler = &command.Handler{
 		Log: log, Projection: st.Projection, Hierarchies: set,
 		NewID: ulid.Make, Now: time.Now,
-		MaxData: int(nc.MaxPayload()) - 8<<10, Blobs: blobs,
+		MaxData: int(nc.MaxPayload()) - 8<<10, Blobs: blobs, Timeout: 30 * time.Second,
 	}
 	st.KV = &projection.KVView{JS: js, Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	runner := &projection.Runner{Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
