@@ -198,21 +198,28 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 }
 
 func (s *Server) waitConsistent(r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), s.Wait)
+	return WaitConsistent(r.Context(), s.Projection, s.Wait, r.Header.Get(HeaderMinPosition))
+}
+
+// WaitConsistent waits, at most wait, until p is ready and has applied the
+// position minPos names (a HeaderMinPosition value; empty: none). Its
+// errors are problems: 400 for a malformed position, 503 when the wait
+// runs out.
+func WaitConsistent(ctx context.Context, p *projection.Projection, wait time.Duration, minPos string) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := s.Projection.WaitReady(ctx); err != nil {
+	if err := p.WaitReady(ctx); err != nil {
 		return Unavailable("arbor is still reading its event log; retry shortly")
 	}
-	v := r.Header.Get(HeaderMinPosition)
-	if v == "" {
+	if minPos == "" {
 		return nil
 	}
-	pos, err := strconv.ParseUint(v, 10, 64)
+	pos, err := strconv.ParseUint(minPos, 10, 64)
 	if err != nil {
 		return badRequest("%s must be a log position such as 42", HeaderMinPosition)
 	}
-	if err := s.Projection.WaitFor(ctx, pos); err != nil {
-		return Unavailable("this instance has not yet applied position " + v + "; retry shortly")
+	if err := p.WaitFor(ctx, pos); err != nil {
+		return Unavailable("this instance has not yet applied position " + minPos + "; retry shortly")
 	}
 	return nil
 }

@@ -154,19 +154,8 @@ func (s *Service) reply(req micro.Request, hdr nats.Header, body []byte) {
 // consistent runs h once the projection is ready and has applied the
 // position the request asks for.
 func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFunc) (any, uint64, error) {
-	wctx, cancel := context.WithTimeout(ctx, s.Wait)
-	defer cancel()
-	if err := s.Projection.WaitReady(wctx); err != nil {
-		return nil, 0, httpapi.Unavailable("arbor is still reading its event log; retry shortly")
-	}
-	if v := req.Headers().Get(httpapi.HeaderMinPosition); v != "" {
-		pos, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return nil, 0, httpapi.BadRequest(httpapi.HeaderMinPosition + " must be a log position such as 42")
-		}
-		if err := s.Projection.WaitFor(wctx, pos); err != nil {
-			return nil, 0, httpapi.Unavailable("this instance has not yet applied position " + v + "; retry shortly")
-		}
+	if err := httpapi.WaitConsistent(ctx, s.Projection, s.Wait, req.Headers().Get(httpapi.HeaderMinPosition)); err != nil {
+		return nil, 0, err
 	}
 	if !utf8.Valid(req.Data()) {
 		return nil, 0, httpapi.BadRequest("the body is not valid UTF-8")

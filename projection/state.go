@@ -105,7 +105,7 @@ func (s *State) Apply(env events.Envelope) {
 			n.Artifact = n.Artifact.AfterUpdate(env, ev)
 		}
 	case events.ArtifactDeleted:
-		if n := s.byID[ev.ID]; n != nil && n.Live && n.Children == 0 {
+		if n := s.byID[ev.ID]; n != nil && n.Live && len(n.children) == 0 {
 			s.delete(env, n)
 		}
 	}
@@ -119,7 +119,6 @@ func (s *State) delete(env events.Envelope, n *node) {
 	s.live.add(n.pos, -1)
 	s.counts[n.Hierarchy][n.Level]--
 	if p := s.byID[n.Parent]; p != nil {
-		p.Children--
 		p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
 	}
 }
@@ -147,7 +146,6 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated) {
 	c[ev.Level]++
 	s.counts[ev.Hierarchy] = c
 	if parent != nil {
-		parent.Children++
 		parent.children = append(parent.children, n)
 	}
 }
@@ -185,10 +183,12 @@ func (s *State) Get(id ulid.ULID) (Artifact, bool) {
 	return s.artifact(n), true
 }
 
-// artifact is n as readers see it, with its boundary's position.
+// artifact is n as readers see it, with its boundary's position and its
+// number of live children.
 func (s *State) artifact(n *node) Artifact {
 	a := n.Artifact
 	a.Boundary = s.boundary[n.ID]
+	a.Children = len(n.children)
 	return a
 }
 
