@@ -181,7 +181,7 @@ func (b *bench) content(ctx context.Context, w io.Writer, js jetstream.JetStream
 	}
 	if peak >= 0 {
 		fmt.Fprintf(w, "peak RSS of the process (embedded NATS included) during the upload: %.0f MiB, %.0f MiB above where it began\n",
-			float64(peak)/(1<<20), float64(peak-base)/(1<<20))
+			float64(peak)/(1<<20), float64(max(0, peak-base))/(1<<20))
 	}
 	return nil
 }
