@@ -10,6 +10,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"arbor/command"
+	"arbor/internal/arbortest"
 	"arbor/projection"
 )
 
@@ -210,7 +211,7 @@ func TestRaceLosers(t *testing.T) {
 				q := mustCreate(t, stacks[0], command.Create{})
 				l := mustCreate(t, stacks[0], command.Create{Parent: q.ID})
 				f := losersFixture{p: p.ID, q: q.ID, l: l.ID, x: ulid.Make()}
-				before := waitAll(t, stacks...)
+				before := arbortest.WaitAll(t, stacks...)
 
 				g := newGate(2)
 				var (
@@ -243,7 +244,7 @@ func TestRaceLosers(t *testing.T) {
 						}
 					}
 				}
-				last := waitAll(t, stacks...)
+				last := arbortest.WaitAll(t, stacks...)
 				if last-before != want {
 					t.Fatalf("%d events written, want %d", last-before, want)
 				}

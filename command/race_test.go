@@ -214,28 +214,6 @@ func startInstances(t *testing.T, n int) []*arbortest.Stack {
 	return stacks
 }
 
-func waitAll(t *testing.T, stacks ...*arbortest.Stack) uint64 {
-	t.Helper()
-	last := lastSeq(t, stacks[0])
-	for _, st := range stacks {
-		if err := st.Projection.WaitFor(t.Context(), last); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return last
-}
-
-func report(t *testing.T, what string, bad []string) {
-	t.Helper()
-	if len(bad) == 0 {
-		return
-	}
-	t.Errorf("%s: %d violations, want 0", what, len(bad))
-	for _, b := range bad[:min(len(bad), 10)] {
-		t.Errorf("  %s", b)
-	}
-}
-
 // The race of the issue: children created under a parent at the very
 // moment it is deleted, on one instance or on two sharing the server. The
 // rules must hold in every projection, the live ones and one rebuilt from
@@ -259,7 +237,7 @@ func TestCreateDeleteRace(t *testing.T) {
 				r := raceRound(t, stacks, handlers, n)
 				rounds = append(rounds, r)
 				errBad = append(errBad, checkErrors(r)...)
-				waitAll(t, stacks...)
+				arbortest.WaitAll(t, stacks...)
 				for i, st := range stacks {
 					st.Projection.Read(func(s *projection.State) {
 						for _, b := range checkRound(s, r) {
@@ -277,12 +255,12 @@ func TestCreateDeleteRace(t *testing.T) {
 			if g.Conflicts() == 0 {
 				t.Errorf("no append conflicted in %d rounds: the race was not run", raceRounds)
 			}
-			report(t, "losers' errors", errBad)
-			report(t, "live projections", stateBad)
+			arbortest.Report(t, "losers' errors", errBad)
+			arbortest.Report(t, "live projections", stateBad)
 
 			// A projection rebuilt from the log agrees. (The KV view's
 			// consumer must exist before Join: see startInstances.)
-			last := waitAll(t, stacks...)
+			last := arbortest.WaitAll(t, stacks...)
 			if _, _, err := stacks[0].KV.Open(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -298,7 +276,7 @@ func TestCreateDeleteRace(t *testing.T) {
 					}
 				}
 			})
-			report(t, "rebuilt projection", replayBad)
+			arbortest.Report(t, "rebuilt projection", replayBad)
 			want := snapshot(replay.Projection, rounds)
 			for i, st := range stacks {
 				if got := snapshot(st.Projection, rounds); !reflect.DeepEqual(got, want) {
@@ -340,7 +318,7 @@ func TestConcurrentIfMatch(t *testing.T) {
 		t.Run(fmt.Sprintf("%d instances", instances), func(t *testing.T) {
 			stacks := startInstances(t, instances)
 			a := mustCreate(t, stacks[0], command.Create{})
-			before := waitAll(t, stacks...)
+			before := arbortest.WaitAll(t, stacks...)
 			start := make(chan struct{})
 			errs := make([]error, writers)
 			var wg sync.WaitGroup
@@ -367,7 +345,7 @@ func TestConcurrentIfMatch(t *testing.T) {
 			if winner < 0 {
 				t.Fatalf("no writer applied, want one")
 			}
-			if last := waitAll(t, stacks...); last != before+1 {
+			if last := arbortest.WaitAll(t, stacks...); last != before+1 {
 				t.Fatalf("LastSeq = %d, want %d: one event", last, before+1)
 			}
 			for i, st := range stacks {
@@ -387,7 +365,7 @@ func TestConcurrentUpdates(t *testing.T) {
 		t.Run(fmt.Sprintf("%d instances", instances), func(t *testing.T) {
 			stacks := startInstances(t, instances)
 			a := mustCreate(t, stacks[0], command.Create{})
-			before := waitAll(t, stacks...)
+			before := arbortest.WaitAll(t, stacks...)
 			start := make(chan struct{})
 			errs := make([]error, writers)
 			pos := make([]uint64, writers)
@@ -406,7 +384,7 @@ func TestConcurrentUpdates(t *testing.T) {
 					t.Fatalf("writer %d: err = %v, want none", i, err)
 				}
 			}
-			last := waitAll(t, stacks...)
+			last := arbortest.WaitAll(t, stacks...)
 			if last != before+writers {
 				t.Fatalf("LastSeq = %d, want %d", last, before+writers)
 			}

@@ -260,19 +260,6 @@ func lastSeq(t *testing.T, st *arbortest.Stack) uint64 {
 	return seq
 }
 
-// waitAll waits until every stack has applied the whole log, and returns
-// the log's last position.
-func waitAll(t *testing.T, stacks ...*arbortest.Stack) uint64 {
-	t.Helper()
-	last := lastSeq(t, stacks[0])
-	for _, st := range stacks {
-		if err := st.Projection.WaitFor(t.Context(), last); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return last
-}
-
 // getArtifact is id as p has it, live or deleted.
 func getArtifact(p *projection.Projection, id ulid.ULID) (projection.Artifact, bool) {
 	var (

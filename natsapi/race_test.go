@@ -218,17 +218,6 @@ func checkTree(t *testing.T, nc *nats.Conn, r raceRound, last uint64) []string {
 	return nil
 }
 
-func report(t *testing.T, what string, bad []string) {
-	t.Helper()
-	if len(bad) == 0 {
-		return
-	}
-	t.Errorf("%s: %d violations, want 0", what, len(bad))
-	for _, b := range bad[:min(len(bad), 10)] {
-		t.Errorf("  %s", b)
-	}
-}
-
 // The race of the issue driven through NATS: children created under a
 // parent at the very moment it is deleted, with the requests spread by the
 // queue group over one instance or two. The rules hold in every projection,
@@ -252,7 +241,7 @@ func TestCreateDeleteRaceOverNATS(t *testing.T) {
 				for _, b := range checkReplies(r) {
 					replyBad = append(replyBad, fmt.Sprintf("round %d: %s", n, b))
 				}
-				last := waitAll(t, stacks...)
+				last := arbortest.WaitAll(t, stacks...)
 				for i, st := range stacks {
 					st.Projection.Read(func(s *projection.State) {
 						for _, b := range checkState(s, r) {
@@ -276,8 +265,8 @@ func TestCreateDeleteRaceOverNATS(t *testing.T) {
 			if c.Conflicts() == 0 {
 				t.Errorf("no append conflicted in %d rounds: the race was not run", raceRounds)
 			}
-			report(t, "replies", replyBad)
-			report(t, "live projections", stateBad)
+			arbortest.Report(t, "replies", replyBad)
+			arbortest.Report(t, "live projections", stateBad)
 			if instances > 1 {
 				for _, s := range stats(t, nc, instances) {
 					if s.requests("create") == 0 || s.requests("delete") == 0 {
@@ -288,7 +277,7 @@ func TestCreateDeleteRaceOverNATS(t *testing.T) {
 
 			// A projection rebuilt from the log agrees. (The KV view's
 			// consumer must exist before Join: see startInstances.)
-			final := waitAll(t, stacks...)
+			final := arbortest.WaitAll(t, stacks...)
 			if _, _, err := stacks[0].KV.Open(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -307,7 +296,7 @@ func TestCreateDeleteRaceOverNATS(t *testing.T) {
 					}
 				}
 			})
-			report(t, "rebuilt projection", replayBad)
+			arbortest.Report(t, "rebuilt projection", replayBad)
 		})
 	}
 }

@@ -93,3 +93,31 @@ func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
 	}
 	return st
 }
+
+// WaitAll waits until every stack's projection has applied the whole log
+// as it is now, and returns that position.
+func WaitAll(t testing.TB, stacks ...*Stack) uint64 {
+	t.Helper()
+	last, err := stacks[0].Log.LastSeq(t.Context())
+	if err != nil {
+		t.Fatalf("LastSeq: %v", err)
+	}
+	for _, st := range stacks {
+		if err := st.Projection.WaitFor(t.Context(), last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return last
+}
+
+// Report fails the test with the first violations in bad, if any.
+func Report(t testing.TB, what string, bad []string) {
+	t.Helper()
+	if len(bad) == 0 {
+		return
+	}
+	t.Errorf("%s: %d violations, want 0", what, len(bad))
+	for _, b := range bad[:min(len(bad), 10)] {
+		t.Errorf("  %s", b)
+	}
+}
