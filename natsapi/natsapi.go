@@ -210,14 +210,7 @@ func (s *Service) create(ctx context.Context, req micro.Request) (any, uint64, e
 
 func (s *Service) update(ctx context.Context, req micro.Request) (any, uint64, error) {
 	var body UpdateRequest
-	if err := decode(req, &body); err != nil {
-		return nil, 0, err
-	}
-	id, err := requiredID(body.ID)
-	if err != nil {
-		return nil, 0, err
-	}
-	ifm, err := httpapi.IfMatch(req.Headers().Get("If-Match"))
+	id, ifm, err := decodeWrite(req, &body, func() string { return body.ID })
 	if err != nil {
 		return nil, 0, err
 	}
@@ -234,14 +227,7 @@ func (s *Service) update(ctx context.Context, req micro.Request) (any, uint64, e
 
 func (s *Service) delete(ctx context.Context, req micro.Request) (any, uint64, error) {
 	var body IDRequest
-	if err := decode(req, &body); err != nil {
-		return nil, 0, err
-	}
-	id, err := requiredID(body.ID)
-	if err != nil {
-		return nil, 0, err
-	}
-	ifm, err := httpapi.IfMatch(req.Headers().Get("If-Match"))
+	id, ifm, err := decodeWrite(req, &body, func() string { return body.ID })
 	if err != nil {
 		return nil, 0, err
 	}
@@ -296,6 +282,21 @@ func decode(req micro.Request, v any) error {
 		return httpapi.BadRequest("malformed JSON: " + err.Error())
 	}
 	return nil
+}
+
+// decodeWrite decodes the body of a write to one artifact into body and
+// returns the artifact (id reads it from the decoded body) and the version
+// If-Match names (zero: any).
+func decodeWrite(req micro.Request, body any, id func() string) (ulid.ULID, int, error) {
+	if err := decode(req, body); err != nil {
+		return ulid.ULID{}, 0, err
+	}
+	target, err := requiredID(id())
+	if err != nil {
+		return ulid.ULID{}, 0, err
+	}
+	ifm, err := httpapi.IfMatch(req.Headers().Get("If-Match"))
+	return target, ifm, err
 }
 
 func requiredID(s string) (ulid.ULID, error) {
