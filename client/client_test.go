@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +27,6 @@ import (
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/arbortest"
-	"arbor/query"
 )
 
 var (
@@ -80,30 +78,19 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// server is an API server over st.
+// server is an API server over st, whose one check is switched by
+// e.unhealthy.
 func (e *env) server(st *arbortest.Stack) *httpapi.Server {
 	e.t.Helper()
-	set, err := hierarchy.NewSet(mlPipeline, documents)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &httpapi.Server{
-		Commands:   st.Handler,
-		Queries:    &query.Service{Projection: st.Projection, Hierarchies: set},
-		Projection: st.Projection,
-		Blobs:      st.Blobs,
-		Events:     st.Log,
-		Checks: []httpapi.Check{{Name: "switch", Critical: true, Run: func(context.Context) error {
-			if e.unhealthy.Load() {
-				return errors.New("switched off")
-			}
-			return nil
-		}}},
-		MaxBody:    1 << 20,
-		MaxContent: 64 << 20,
-		Wait:       5 * time.Second,
-		Logger:     slog.New(slog.DiscardHandler),
-	}
+	srv := st.API()
+	srv.MaxContent = 64 << 20
+	srv.Checks = []httpapi.Check{{Name: "switch", Critical: true, Run: func(context.Context) error {
+		if e.unhealthy.Load() {
+			return errors.New("switched off")
+		}
+		return nil
+	}}}
+	return srv
 }
 
 // received returns the requests the server has received so far.

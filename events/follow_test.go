@@ -19,6 +19,7 @@ import (
 	"arbor/hierarchy"
 	"arbor/internal/arbortest"
 	"arbor/internal/natsserver"
+	"arbor/internal/natstest"
 )
 
 var (
@@ -429,19 +430,6 @@ func (a *appender) append(addr events.Address, ev events.Event, boundary ulid.UL
 	a.writes = append(a.writes, wr)
 }
 
-func startServer(t *testing.T, dir string) *server.Server {
-	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
-
 func connectLog(t *testing.T, s *server.Server) (*nats.Conn, *events.Log) {
 	t.Helper()
 	nc, err := nats.Connect("", nats.InProcessServer(s))
@@ -464,7 +452,7 @@ func connectLog(t *testing.T, s *server.Server) (*nats.Conn, *events.Log) {
 // the NATS server on the same store.
 func TestFollowResumesAcrossARestart(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, dir)
+	s := natstest.ServerAt(t, dir, "")
 	nc, log := connectLog(t, s)
 	a := &appender{t: t, log: log, boundary: map[ulid.ULID]uint64{}}
 	f := events.Filter{Hierarchy: "ml_pipeline"}
@@ -497,7 +485,7 @@ func TestFollowResumesAcrossARestart(t *testing.T) {
 	s.Shutdown()
 	s.WaitForShutdown()
 
-	s = startServer(t, dir)
+	s = natstest.ServerAt(t, dir, "")
 	_, log = connectLog(t, s)
 	if last, err := log.LastSeq(t.Context()); err != nil || last != lastBefore {
 		t.Fatalf("after the restart LastSeq = %d, %v, want %d", last, err, lastBefore)

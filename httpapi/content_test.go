@@ -22,12 +22,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"arbor/httpapi"
-	"arbor/query"
 )
 
 const (
@@ -40,16 +36,9 @@ const (
 // and content limits, and returns its URL.
 func serveLimits(e *env, maxBody, maxContent int64) string {
 	e.t.Helper()
-	srv := &httpapi.Server{
-		Commands:   e.st.Handler,
-		Queries:    &query.Service{Projection: e.st.Projection, Hierarchies: e.set},
-		Projection: e.st.Projection,
-		Blobs:      e.st.Blobs,
-		MaxBody:    maxBody,
-		MaxContent: maxContent,
-		Wait:       5 * time.Second,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{e.t}, nil)),
-	}
+	srv := e.st.API()
+	srv.MaxBody, srv.MaxContent = maxBody, maxContent
+	srv.Logger = slog.New(slog.NewTextHandler(testWriter{e.t}, nil))
 	ts := httptest.NewServer(srv.Handler())
 	e.t.Cleanup(ts.Close)
 	return ts.URL

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,7 +17,6 @@ import (
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/arbortest"
-	"arbor/query"
 )
 
 const (
@@ -55,7 +53,6 @@ var (
 type env struct {
 	t   *testing.T
 	st  *arbortest.Stack
-	set hierarchy.Set
 	url string
 }
 
@@ -63,12 +60,7 @@ type env struct {
 // (ml_pipeline the default), and the HTTP API in front of it.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	hs := []hierarchy.Hierarchy{mlPipeline, documents, free}
-	set, err := hierarchy.NewSet(hs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, st: arbortest.New(t, hs...), set: set}
+	e := &env{t: t, st: arbortest.New(t, mlPipeline, documents, free)}
 	e.url = e.serve(nil, 5*time.Second)
 	return e
 }
@@ -77,18 +69,8 @@ func newEnv(t *testing.T) *env {
 // and wait, and returns its URL.
 func (e *env) serve(checks []httpapi.Check, wait time.Duration) string {
 	e.t.Helper()
-	srv := &httpapi.Server{
-		Commands:   e.st.Handler,
-		Queries:    &query.Service{Projection: e.st.Projection, Hierarchies: e.set},
-		Projection: e.st.Projection,
-		Blobs:      e.st.Blobs,
-		Events:     e.st.Log,
-		Checks:     checks,
-		MaxBody:    maxBody,
-		MaxContent: maxContent,
-		Wait:       wait,
-		Logger:     slog.New(slog.DiscardHandler),
-	}
+	srv := e.st.API()
+	srv.Checks, srv.MaxBody, srv.MaxContent, srv.Wait = checks, maxBody, maxContent, wait
 	ts := httptest.NewServer(srv.Handler())
 	e.t.Cleanup(ts.Close)
 	return ts.URL

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,22 +20,12 @@ import (
 	"arbor/internal/arbortest"
 	"arbor/natsapi"
 	"arbor/projection"
-	"arbor/query"
 )
 
 var (
 	mlPipeline = hierarchy.Hierarchy{Name: "ml_pipeline", Labels: []string{"experiment", "model", "predictions"}}
 	documents  = hierarchy.Hierarchy{Name: "documents", Labels: []string{"project", "document", "version"}}
 )
-
-func hierarchies(t *testing.T) hierarchy.Set {
-	t.Helper()
-	set, err := hierarchy.NewSet(mlPipeline, documents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
 
 // counter counts the conflicts the log reports to a handler's appends, to
 // show that a race was really run.
@@ -76,29 +65,7 @@ func serve(t *testing.T, st *arbortest.Stack, c *counter) *natsapi.Service {
 		cp.Log = counted{Appender: st.Handler.Log, c: c}
 		h = &cp
 	}
-	svc := &natsapi.Service{
-		Commands:   h,
-		Queries:    &query.Service{Projection: st.Projection, Hierarchies: hierarchies(t)},
-		Projection: st.Projection,
-		Wait:       5 * time.Second,
-		Timeout:    30 * time.Second,
-		Version:    "0.3.0",
-		Logger:     slog.New(slog.DiscardHandler),
-	}
-	if err := svc.Start(st.Conn); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	// Start returns before the server has the endpoints' subscriptions: a
-	// request sent at once may find no responders. Flush, so that it has them.
-	if err := st.Conn.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := svc.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	return svc
+	return st.ServeNATS(t, h)
 }
 
 // client is a connection of the service's users, separate from arbor's.

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -14,8 +12,7 @@ import (
 
 	"arbor/hierarchy"
 	"arbor/internal/arbortest"
-	"arbor/internal/natsserver"
-	"arbor/natsapi"
+	"arbor/internal/natstest"
 	"arbor/projection"
 	"arbor/query"
 )
@@ -29,34 +26,10 @@ var hierarchies = []hierarchy.Hierarchy{
 // an arbor core with its NATS service on it.
 func startArbor(t *testing.T) (*server.Server, *arbortest.Stack, *query.Service) {
 	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
+	s := natstest.ServerAt(t, t.TempDir(), "127.0.0.1:0")
 	st := arbortest.Join(t, s, hierarchies...)
-	set, err := hierarchy.NewSet(hierarchies...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := &query.Service{Projection: st.Projection, Hierarchies: set}
-	svc := &natsapi.Service{
-		Commands: st.Handler, Queries: q, Projection: st.Projection,
-		Wait: 5 * time.Second, Timeout: 30 * time.Second, Version: "0.3.0",
-		Logger: slog.New(slog.DiscardHandler),
-	}
-	if err := svc.Start(st.Conn); err != nil {
-		t.Fatal(err)
-	}
-	// Start returns before the server has the endpoints' subscriptions.
-	if err := st.Conn.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop() })
-	return s, st, q
+	st.ServeNATS(t, nil)
+	return s, st, st.Queries
 }
 
 // line is one line of the pipeline's output: what and its id.
@@ -144,16 +117,9 @@ func TestPipeline(t *testing.T) {
 
 // Without arbor on the server, run says so.
 func TestPipelineWithoutArbor(t *testing.T) {
-	s, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
+	s := natstest.ServerAt(t, t.TempDir(), "127.0.0.1:0")
 	var out bytes.Buffer
-	err = run(t.Context(), s.ClientURL(), &out, "ml_pipeline")
+	err := run(t.Context(), s.ClientURL(), &out, "ml_pipeline")
 	if err == nil || !strings.Contains(err.Error(), "no arbor answers") {
 		t.Fatalf("run = %v, want no arbor answers", err)
 	}

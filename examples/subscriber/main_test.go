@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +18,7 @@ import (
 
 	"arbor/hierarchy"
 	"arbor/internal/arbortest"
-	"arbor/internal/natsserver"
-	"arbor/natsapi"
-	"arbor/query"
+	"arbor/internal/natstest"
 )
 
 var hierarchies = []hierarchy.Hierarchy{
@@ -35,32 +32,9 @@ const predictions = "arbor.ml_pipeline.*.*.predictions.created"
 // an arbor core with its NATS service on it.
 func startArbor(t *testing.T) (*server.Server, *arbortest.Stack) {
 	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
+	s := natstest.ServerAt(t, t.TempDir(), "127.0.0.1:0")
 	st := arbortest.Join(t, s, hierarchies...)
-	set, err := hierarchy.NewSet(hierarchies...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &natsapi.Service{
-		Commands: st.Handler, Queries: &query.Service{Projection: st.Projection, Hierarchies: set},
-		Projection: st.Projection, Wait: 5 * time.Second, Timeout: 30 * time.Second, Version: "0.3.0",
-		Logger: slog.New(slog.DiscardHandler),
-	}
-	if err := svc.Start(st.Conn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop() })
-	// Start returns before the server has the endpoints' subscriptions.
-	if err := st.Conn.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	st.ServeNATS(t, nil)
 	return s, st
 }
 
@@ -272,15 +246,8 @@ func TestSubscriber(t *testing.T) {
 
 // Without arbor's stream on the server, run says so.
 func TestSubscriberWithoutArbor(t *testing.T) {
-	s, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	err = run(t.Context(), s.ClientURL(), newOutput(), "ml_pipeline", -1)
+	s := natstest.ServerAt(t, t.TempDir(), "127.0.0.1:0")
+	err := run(t.Context(), s.ClientURL(), newOutput(), "ml_pipeline", -1)
 	if err == nil || !strings.Contains(err.Error(), "no stream ARTIFACTS") {
 		t.Fatalf("run = %v, want no stream ARTIFACTS", err)
 	}

@@ -18,8 +18,11 @@ import (
 	"arbor/command"
 	"arbor/events"
 	"arbor/hierarchy"
+	"arbor/httpapi"
 	"arbor/internal/natstest"
+	"arbor/natsapi"
 	"arbor/projection"
+	"arbor/query"
 )
 
 // Stack is one arbor instance's core.
@@ -32,6 +35,7 @@ type Stack struct {
 	Handler    *command.Handler
 	KV         *projection.KVView
 	Blobs      *blobstore.Store
+	Queries    *query.Service
 }
 
 // New starts a JetStream server and an instance on it with the given
@@ -72,6 +76,7 @@ func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
 		NewID: ulid.Make, Now: time.Now,
 		MaxData: int(nc.MaxPayload()) - 8<<10, Blobs: blobs, Timeout: 30 * time.Second,
 	}
+	st.Queries = &query.Service{Projection: st.Projection, Hierarchies: set}
 	st.KV = &projection.KVView{JS: js, Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	runner := &projection.Runner{Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -119,5 +124,40 @@ func Report(t testing.TB, what string, bad []string) {
 	t.Errorf("%s: %d violations, want 0", what, len(bad))
 	for _, b := range bad[:min(len(bad), 10)] {
 		t.Errorf("  %s", b)
+	}
+}
+
+// ServeNATS starts the NATS request/reply service of st, carrying out
+// commands with h (nil: st.Handler), until the test ends.
+func (st *Stack) ServeNATS(t testing.TB, h *command.Handler) *natsapi.Service {
+	t.Helper()
+	if h == nil {
+		h = st.Handler
+	}
+	svc := &natsapi.Service{
+		Commands: h, Queries: st.Queries, Projection: st.Projection,
+		Wait: 5 * time.Second, Timeout: 30 * time.Second, Version: "0.3.0",
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	if err := svc.Start(st.Conn); err != nil {
+		t.Fatalf("start the NATS service: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := svc.Stop(); err != nil {
+			t.Errorf("stop the NATS service: %v", err)
+		}
+	})
+	return svc
+}
+
+// API returns an HTTP API server over st, with limits fit for tests (1 MiB
+// bodies, 16 MiB content) and a 5 s wait; callers change what they need
+// before calling its Handler.
+func (st *Stack) API() *httpapi.Server {
+	return &httpapi.Server{
+		Commands: st.Handler, Queries: st.Queries, Projection: st.Projection,
+		Blobs: st.Blobs, Events: st.Log,
+		MaxBody: 1 << 20, MaxContent: 16 << 20, Wait: 5 * time.Second,
+		Logger: slog.New(slog.DiscardHandler),
 	}
 }

@@ -15,7 +15,15 @@ import (
 // down when the test ends.
 func Server(t testing.TB) *server.Server {
 	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir()})
+	return ServerAt(t, t.TempDir(), "")
+}
+
+// ServerAt starts a JetStream server keeping its files in dir and, unless
+// listen is empty, accepting NATS clients there ("127.0.0.1:0": a free
+// port; s.ClientURL names it). It shuts down when the test ends.
+func ServerAt(t testing.TB, dir, listen string) *server.Server {
+	t.Helper()
+	s, err := natsserver.Start(natsserver.Options{StoreDir: dir, Listen: listen})
 	if err != nil {
 		t.Fatalf("start nats: %v", err)
 	}
