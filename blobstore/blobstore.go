@@ -38,7 +38,7 @@ type Store struct {
 // Open opens the bucket, creating it if it does not exist, and returns the
 // store over it.
 func Open(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (*Store, error) {
-	obs, err := jsopen.Open(
+	obs, err := jsopen.GetOrCreate(
 		func() (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, bucket) },
 		func() (jetstream.ObjectStore, error) {
 			return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{

@@ -50,7 +50,7 @@ func (h *Handler) AttachContent(ctx context.Context, a AttachContent) (projectio
 		}
 		c := a.Content
 		ev := events.ArtifactUpdated{ID: cur.ID, Tags: cur.Tags, Data: data, Content: &c}
-		return decision{event: ev, addr: addressOf(h.Hierarchies, cur), last: cur.Boundary, prev: cur}, nil
+		return decision{event: ev, write: ownWrite(cur, h.Hierarchies, s.Layout()), prev: cur}, nil
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err

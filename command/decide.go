@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -12,21 +13,29 @@ import (
 	"arbor/projection"
 )
 
-// A decision is the event a command appends, where, and the position its
-// boundary must still be at; prev is the artifact it was decided on.
+// A decision is the event a command appends, where it goes and what its
+// write expects; prev is the artifact it was decided on.
 type decision struct {
 	event events.Event
-	addr  events.Address
-	last  uint64
+	write events.Write // all but Env
 	prev  projection.Artifact
+	// taken, when set, is what a failed precondition means for good: no
+	// retry can succeed.
+	taken error
 }
 
 // decideCreate decides the creation of id, with content in the object
 // store if not nil, as the state s has it. c is validated already.
+//
+// A root's creation goes on its own root subject, expecting no creation of
+// id as a root in any hierarchy. A child's creation goes on its parent's
+// kids subject, expecting one of the parent's seal subjects to be empty:
+// the parent's deletion, if it lands first, writes them all.
 func decideCreate(s *projection.State, hs hierarchy.Set, c Create, id ulid.ULID, content *events.Content) (decision, error) {
 	if _, taken := s.Get(id); taken {
 		return decision{}, &ConflictError{Reason: fmt.Sprintf("id %s is already used", id)}
 	}
+	l := s.Layout()
 	ev := events.ArtifactCreated{ID: id, Parent: c.Parent, Tags: c.Tags, Data: c.Data, Content: content}
 	var h hierarchy.Hierarchy
 	if c.Parent.IsZero() {
@@ -38,12 +47,15 @@ func decideCreate(s *projection.State, hs hierarchy.Set, c Create, id ulid.ULID,
 			}
 		}
 		ev.Hierarchy = h.Name
-		// A root's creation opens its own boundary, which is empty unless
-		// the id was used before.
-		return decision{event: ev, addr: address(h, 0), last: s.BoundaryOf(id)}, nil
+		place := events.Place{Key: events.Key(id), Hierarchy: h.Name}
+		return decision{event: ev, write: events.Write{
+			Subject: l.Root(place, id, h.Label(0)),
+			Expect:  events.Expect{Subject: l.RootFilter(id)},
+			Label:   h.Label(0),
+		}, taken: &ConflictError{Reason: fmt.Sprintf("id %s is already used", id)}}, nil
 	}
 	p, ok := s.Get(c.Parent)
-	if !ok || !p.Live {
+	if !ok || !p.Live || p.Sealed {
 		return decision{}, invalid("parent_id", "parent artifact %s not found", c.Parent)
 	}
 	if c.Hierarchy != "" && c.Hierarchy != p.Hierarchy {
@@ -58,14 +70,27 @@ func decideCreate(s *projection.State, hs hierarchy.Set, c Create, id ulid.ULID,
 		return decision{}, invalid("parent_id", "hierarchy %s has %d levels (%s): no level below %s",
 			h.Name, len(h.Labels), strings.Join(h.Labels, ", "), h.Label(p.Level))
 	}
-	return decision{event: ev, addr: address(h, ev.Level), last: p.Boundary}, nil
+	return decision{event: ev, write: events.Write{
+		Subject: l.Kids(p.Place(), p.ID, kidsLabel(p, h)),
+		Expect:  events.Expect{Subject: l.Seal(p.Place(), p.ID, rand.IntN(l.Seals))},
+		Label:   h.Label(ev.Level),
+	}}, nil
+}
+
+// kidsLabel is the label token of p's kids subject: the one its first
+// child's creation used, or the label of the level below p.
+func kidsLabel(p projection.Artifact, h hierarchy.Hierarchy) string {
+	if p.KidsLabel != "" {
+		return p.KidsLabel
+	}
+	return h.Label(p.Level + 1)
 }
 
 // decideUpdate decides the update of the artifact a (found: whether it was
 // ever created). u is validated already; moved is its JSON content if it
 // went to the object store. Uploaded content of a stays unless the new data
 // has content of its own.
-func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update, moved *events.Content) (decision, error) {
+func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update, moved *events.Content, l events.Layout) (decision, error) {
 	switch {
 	case !found || !a.Live:
 		return decision{}, ErrNotFound
@@ -82,11 +107,23 @@ func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update,
 		}
 		ev.Data, ev.Content = data, a.Content
 	}
-	return decision{event: ev, addr: addressOf(hs, a), last: a.Boundary, prev: a}, nil
+	return decision{event: ev, write: ownWrite(a, hs, l), prev: a}, nil
 }
 
-// decideDelete decides the deletion of the artifact a.
-func decideDelete(a projection.Artifact, found bool, hs hierarchy.Set, d Delete) (decision, error) {
+// ownWrite is a write on a's own subject, expecting it where the state has
+// it: nothing else has changed a since.
+func ownWrite(a projection.Artifact, hs hierarchy.Set, l events.Layout) events.Write {
+	art := l.Art(a.Place(), a.ID)
+	return events.Write{Subject: art, Expect: events.Expect{Subject: art, Last: a.OwnSeq}, Label: hs.Label(a.Hierarchy, a.Level)}
+}
+
+// decideDelete decides the deletion of the artifact a. An artifact that
+// could have children is sealed in the same atomic batch, the seal
+// expecting a's kids subject where the state has it: a child created since
+// makes the whole batch fail, and a child created after finds the seal.
+// At the deepest level of its hierarchy an artifact can have no children,
+// and its deletion is one message.
+func decideDelete(a projection.Artifact, found bool, hs hierarchy.Set, d Delete, l events.Layout) (decision, error) {
 	switch {
 	case !found || !a.Live:
 		return decision{}, ErrNotFound
@@ -95,15 +132,18 @@ func decideDelete(a projection.Artifact, found bool, hs hierarchy.Set, d Delete)
 	case d.IfMatch != 0 && d.IfMatch != a.Version:
 		return decision{}, ErrStale
 	}
-	return decision{event: events.ArtifactDeleted{ID: a.ID}, addr: addressOf(hs, a), last: a.Boundary}, nil
-}
-
-func address(h hierarchy.Hierarchy, level int) events.Address {
-	return events.Address{Hierarchy: h.Name, Label: h.Label(level)}
-}
-
-func addressOf(hs hierarchy.Set, a projection.Artifact) events.Address {
-	return events.Address{Hierarchy: a.Hierarchy, Label: hs.Label(a.Hierarchy, a.Level)}
+	w := ownWrite(a, hs, l)
+	h, known := hs.Get(a.Hierarchy)
+	if !known {
+		h = hierarchy.Hierarchy{Name: a.Hierarchy}
+	}
+	if h.Allows(a.Level+1) || a.KidsLabel != "" {
+		for i := range l.Seals {
+			w.Seals = append(w.Seals, l.Seal(a.Place(), a.ID, i))
+		}
+		w.SealExpect = events.Expect{Subject: l.Kids(a.Place(), a.ID, kidsLabel(a, h)), Last: a.KidsSeq}
+	}
+	return decision{event: events.ArtifactDeleted{ID: a.ID}, write: w, prev: a}, nil
 }
 
 func names(hs hierarchy.Set) string {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -49,7 +51,7 @@ type Delete struct {
 
 // Appender is the part of the log commands write to: *events.Log.
 type Appender interface {
-	Append(ctx context.Context, addr events.Address, env events.Envelope, last uint64) (uint64, error)
+	Append(ctx context.Context, w events.Write) (uint64, error)
 	LastSeq(ctx context.Context) (uint64, error)
 }
 
@@ -71,7 +73,13 @@ type Handler struct {
 	// Timeout bounds one command's appends and waits; zero means only the
 	// caller's context does.
 	Timeout time.Duration
+
+	conflicts atomic.Uint64
 }
+
+// Conflicts counts the appends the log refused because a precondition
+// failed, each retried or answered as a rule that fails.
+func (h *Handler) Conflicts() uint64 { return h.conflicts.Load() }
 
 // Create carries out c and returns the new artifact as of its creation
 // and the log position of the event. Errors: *ValidationError (an unknown
@@ -93,21 +101,47 @@ func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, ui
 	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	id := c.ID
-	if id.IsZero() {
-		id = h.NewID()
+	ctx, cancel := h.bound(ctx)
+	defer cancel()
+	if !c.ID.IsZero() {
+		// A client-chosen id is used once, ever: decide it against the
+		// whole log as it is now. A creation of the same id that lands
+		// meanwhile is within the server's duplicate window, which the
+		// command's time limit stays below, and is refused there.
+		if err := h.catchUp(ctx, 0); err != nil {
+			return projection.Artifact{}, 0, err
+		}
 	}
 	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
-		return decideCreate(s, h.Hierarchies, c, id, content)
+		return decideCreate(s, h.Hierarchies, c, h.idFor(s, c), content)
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	if h.get(id).Created != env.Seq {
-		// Another creation of the same id, in another boundary, won.
-		return projection.Artifact{}, 0, &ConflictError{Reason: fmt.Sprintf("id %s is already used", id)}
+	ev := d.event.(events.ArtifactCreated)
+	now := h.get(ev.ID)
+	if now.CreatedSeq != env.Seq {
+		// Another creation of the same id won.
+		return projection.Artifact{}, 0, &ConflictError{Reason: fmt.Sprintf("id %s is already used", ev.ID)}
 	}
-	return projection.AfterCreate(env, d.event.(events.ArtifactCreated)), env.Seq, nil
+	a := projection.AfterCreate(env, ev)
+	a.Key = now.Key
+	return a, env.Seq, nil
+}
+
+// idFor is the id of the artifact c creates: the client's, or a new one. A
+// new child's id carries its root's placement key, so that the id alone
+// names its tree's shard; a new root's key is fresh randomness, so that
+// roots made in one millisecond spread over the shards.
+func (h *Handler) idFor(s *projection.State, c Create) ulid.ULID {
+	if !c.ID.IsZero() {
+		return c.ID
+	}
+	key := uint16(rand.Uint32() & (1<<15 - 1))
+	if p, ok := s.Get(c.Parent); ok {
+		key = p.Key
+	}
+	return events.WithKey(h.NewID(), key)
 }
 
 // Validate checks c as Create would, against the current state, without
@@ -117,12 +151,8 @@ func (h *Handler) Validate(ctx context.Context, c Create) error {
 	if c.Data, c.Tags, err = validateBody(c.Data, c.Tags); err != nil {
 		return err
 	}
-	id := c.ID
-	if id.IsZero() {
-		id = h.NewID()
-	}
 	return h.check(ctx, func(s *projection.State) error {
-		_, err := decideCreate(s, h.Hierarchies, c, id, nil)
+		_, err := decideCreate(s, h.Hierarchies, c, h.idFor(s, c), nil)
 		return err
 	})
 }
@@ -160,7 +190,7 @@ func (h *Handler) Update(ctx context.Context, u Update) (projection.Artifact, ui
 	}
 	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
 		a, found := s.Get(u.ID)
-		return decideUpdate(a, found, h.Hierarchies, u, moved)
+		return decideUpdate(a, found, h.Hierarchies, u, moved, s.Layout())
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err
@@ -174,9 +204,19 @@ func (h *Handler) Update(ctx context.Context, u Update) (projection.Artifact, ui
 func (h *Handler) Delete(ctx context.Context, d Delete) (uint64, error) {
 	env, _, err := h.run(ctx, func(s *projection.State) (decision, error) {
 		a, found := s.Get(d.ID)
-		return decideDelete(a, found, h.Hierarchies, d)
+		return decideDelete(a, found, h.Hierarchies, d, s.Layout())
 	})
-	return env.Seq, err
+	if err != nil {
+		return 0, err
+	}
+	if a := h.get(d.ID); a.Live {
+		// The fold refused the deletion: a child was created under the
+		// artifact on a subject this instance did not expect (instances
+		// started with different hierarchies). The artifact is sealed,
+		// and its children stand.
+		return 0, &ConflictError{Reason: fmt.Sprintf("artifact has children (%d live); delete them first", a.Children)}
+	}
+	return env.Seq, nil
 }
 
 // run decides against the projection and appends, again after every
@@ -184,11 +224,8 @@ func (h *Handler) Delete(ctx context.Context, d Delete) (uint64, error) {
 // the projection has applied the event. It returns the event appended, with
 // its position, and the decision it carries out.
 func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decision, error)) (events.Envelope, decision, error) {
-	if h.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := h.bound(ctx)
+	defer cancel()
 	env := events.Envelope{ID: h.NewID(), Time: h.Now().UTC().Truncate(time.Millisecond)}
 	attempts := h.MaxAttempts
 	if attempts == 0 {
@@ -219,9 +256,15 @@ func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decis
 			return events.Envelope{}, decision{}, err
 		}
 		env.Event = d.event
-		pos, err := h.Log.Append(ctx, d.addr, env, d.last)
+		w := d.write
+		w.Env = env
+		pos, err := h.Log.Append(ctx, w)
 		var conflict *events.ConflictError
 		if errors.As(err, &conflict) {
+			h.conflicts.Add(1)
+			if d.taken != nil {
+				return events.Envelope{}, decision{}, d.taken
+			}
 			if err := h.catchUp(ctx, conflict.Last); err != nil {
 				return events.Envelope{}, decision{}, err
 			}
@@ -230,13 +273,33 @@ func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decis
 		if err != nil {
 			return events.Envelope{}, decision{}, err
 		}
-		if err := h.Projection.WaitFor(ctx, pos); err != nil {
+		if err := h.waitApplied(ctx, pos); err != nil {
 			return events.Envelope{}, decision{}, &NotAppliedError{Pos: pos, Err: err}
 		}
 		env.Seq = pos
 		return env, d, nil
 	}
 	return events.Envelope{}, decision{}, fmt.Errorf("%w: still contended after %d attempts", events.ErrUnavailable, attempts)
+}
+
+// waitApplied waits until the projection has applied pos. A write that
+// was settled as the command's time ran out still gets a moment to be
+// seen, so that it can be answered as written rather than as unknown.
+func (h *Handler) waitApplied(ctx context.Context, pos uint64) error {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+	}
+	return h.Projection.WaitFor(ctx, pos)
+}
+
+// bound limits ctx to the handler's Timeout, if it has one.
+func (h *Handler) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if h.Timeout > 0 {
+		return context.WithTimeout(ctx, h.Timeout)
+	}
+	return context.WithCancel(ctx)
 }
 
 // catchUpIfBehind waits until the projection has applied the whole log as

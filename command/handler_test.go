@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/oklog/ulid/v2"
@@ -22,6 +21,15 @@ var (
 )
 
 func obj(s string) json.RawMessage { return json.RawMessage(s) }
+
+// withLog returns a handler configured as h that appends to log. (A
+// Handler keeps counters of its own and is not copied.)
+func withLog(h *command.Handler, log command.Appender) *command.Handler {
+	return &command.Handler{
+		Log: log, Projection: h.Projection, Hierarchies: h.Hierarchies, NewID: h.NewID, Now: h.Now,
+		MaxData: h.MaxData, Blobs: h.Blobs, MaxAttempts: h.MaxAttempts, Timeout: h.Timeout,
+	}
+}
 
 func lastSeq(t *testing.T, st *arbortest.Stack) uint64 {
 	t.Helper()
@@ -70,9 +78,11 @@ func subjectAt(t *testing.T, st *arbortest.Stack, pos uint64) string {
 func TestCreateLineage(t *testing.T) {
 	st := arbortest.New(t, mlPipeline, documents)
 	ctx := t.Context()
+	l := st.Log.Layout()
 	var (
 		zero   ulid.ULID
 		parent ulid.ULID
+		root   ulid.ULID
 		prev   uint64
 	)
 	for level, label := range mlPipeline.Labels {
@@ -85,8 +95,8 @@ func TestCreateLineage(t *testing.T) {
 		if pos <= before || pos <= prev {
 			t.Fatalf("position = %d, want after %d", pos, max(before, prev))
 		}
-		if a.Created != pos {
-			t.Fatalf("%s: Created = %d, want the returned position %d", label, a.Created, pos)
+		if a.CreatedSeq != pos {
+			t.Fatalf("%s: CreatedSeq = %d, want the returned position %d", label, a.CreatedSeq, pos)
 		}
 		if a.ID.IsZero() {
 			t.Fatalf("%s: ID is zero, want one chosen by the handler", label)
@@ -108,14 +118,22 @@ func TestCreateLineage(t *testing.T) {
 			t.Fatalf("%s: CreatedAt, UpdatedAt = %v, %v, want equal and set", label, a.CreatedAt, a.UpdatedAt)
 		}
 		// Read your writes: the projection has it as soon as Create returns.
-		if got, ok := get(st, a.ID); !ok || !got.Live || got.Created != pos {
+		if got, ok := get(st, a.ID); !ok || !got.Live || got.CreatedSeq != pos {
 			t.Fatalf("%s: projection has %+v, %v right after Create, want it live at %d", label, got, ok, pos)
 		}
-		boundary := parent
+		// A root's creation goes on its root subject, a child's on its
+		// parent's kids subject, all in the shard of the root's key.
 		if parent == zero {
-			boundary = a.ID
+			root = a.ID
 		}
-		want := "arbor.ml_pipeline." + boundary.String() + "." + a.ID.String() + "." + label + ".created"
+		if events.Key(a.ID) != events.Key(root) || a.Key != events.Key(root) {
+			t.Fatalf("%s: Key(id), Key = %#x, %#x, want the root's %#x", label, events.Key(a.ID), a.Key, events.Key(root))
+		}
+		place := events.Place{Key: events.Key(root), Hierarchy: "ml_pipeline"}
+		want := l.Root(place, a.ID, label)
+		if parent != zero {
+			want = l.Kids(place, parent, label)
+		}
 		if got := subjectAt(t, st, pos); got != want {
 			t.Fatalf("%s: subject = %s, want %s", label, got, want)
 		}
@@ -141,8 +159,8 @@ func TestCreateLineage(t *testing.T) {
 	if page.Hierarchy != "documents" || page.Level != 1 {
 		t.Fatalf("document child: Hierarchy, Level = %q, %d, want documents, 1", page.Hierarchy, page.Level)
 	}
-	want := "arbor.documents." + doc.ID.String() + "." + page.ID.String() + ".level_1.created"
-	if got := subjectAt(t, st, page.Created); got != want {
+	want := l.Kids(events.Place{Key: events.Key(doc.ID), Hierarchy: "documents"}, doc.ID, "level_1")
+	if got := subjectAt(t, st, page.CreatedSeq); got != want {
 		t.Fatalf("subject = %s, want %s", got, want)
 	}
 }
@@ -155,8 +173,8 @@ func TestCreateWithClientID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.ID != id || a.Created != pos {
-		t.Fatalf("ID, Created = %s, %d, want %s, %d", a.ID, a.Created, id, pos)
+	if a.ID != id || a.CreatedSeq != pos {
+		t.Fatalf("ID, CreatedSeq = %s, %d, want %s, %d", a.ID, a.CreatedSeq, id, pos)
 	}
 	child := ulid.Make()
 	c, _, err := st.Handler.Create(ctx, command.Create{ID: child, Parent: id, Data: obj(`{}`)})
@@ -207,7 +225,7 @@ func TestErrorsWriteNothing(t *testing.T) {
 	if _, err := st.Handler.Delete(ctx, command.Delete{ID: gone.ID}); err != nil {
 		t.Fatal(err)
 	}
-	limited := *st.Handler
+	limited := withLog(st.Handler, st.Handler.Log)
 	limited.MaxData = 16
 	big := obj(`{"a":"0123456789abcdef"}`)
 	unknown := ulid.Make()
@@ -379,7 +397,7 @@ func TestUpdate(t *testing.T) {
 			if !reflect.DeepEqual(a.Tags, tt.wantTags) || string(a.Data) != tt.wantData {
 				t.Fatalf("Tags, Data = %q, %s, want %q, %s", a.Tags, a.Data, tt.wantTags, tt.wantData)
 			}
-			if a.Created != before.Created || !a.CreatedAt.Equal(before.CreatedAt) || a.Parent != before.Parent || a.Level != before.Level {
+			if a.CreatedSeq != before.CreatedSeq || !a.CreatedAt.Equal(before.CreatedAt) || a.Parent != before.Parent || a.Level != before.Level {
 				t.Fatalf("update changed what it must not: %+v, was %+v", a, before)
 			}
 			if a.UpdatedAt.Before(before.UpdatedAt) {
@@ -391,12 +409,12 @@ func TestUpdate(t *testing.T) {
 			if got, _ := get(st, tt.u.ID); !reflect.DeepEqual(got, a) {
 				t.Fatalf("projection has %+v, want what Update returned %+v", got, a)
 			}
-			if got := subjectAt(t, st, pos); !strings.HasSuffix(got, "."+tt.u.ID.String()+"."+tt.u.ID.String()+"."+mlPipeline.Labels[a.Level]+".updated") {
-				t.Fatalf("subject = %s, want the artifact's own boundary", got)
+			if got, want := subjectAt(t, st, pos), st.Log.Layout().Art(a.Place(), tt.u.ID); got != want {
+				t.Fatalf("subject = %s, want the artifact's own subject %s", got, want)
 			}
 		})
 	}
-	// The child's update moved its own boundary, not the parent's: the
+	// The child's update moved its own subject, not the parent's: the
 	// parent can still be updated with the version it had.
 	e, _ := get(st, exp.ID)
 	if _, _, err := st.Handler.Update(ctx, command.Update{ID: exp.ID, IfMatch: e.Version, Data: obj(`{}`)}); err != nil {

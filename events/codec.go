@@ -23,6 +23,11 @@ const (
 	HeaderSubject       = "ce-subject"
 	HeaderSchemaVersion = "ce-schemaversion"
 	HeaderContentType   = "content-type"
+	// HeaderHierarchy and HeaderLevelLabel are CloudEvents extension
+	// attributes: the artifact's hierarchy and level label, which not
+	// every subject carries.
+	HeaderHierarchy  = "ce-hierarchy"
+	HeaderLevelLabel = "ce-levellabel"
 )
 
 // ErrUnknownType is returned by Decode for an event type or schema version

@@ -34,6 +34,7 @@ var golden = []struct {
 		Data: json.RawMessage(`{"model":"LinearRegression","metrics":{"rmse":0.2}}`),
 	}},
 	{"artifact.deleted.v1.json", ArtifactDeleted{ID: childID}},
+	{"artifact.sealed.v1.json", ArtifactSealed{ID: childID}},
 	{"artifact.updated.v1.content.json", ArtifactUpdated{
 		ID: childID, Tags: []string{"exp-1"},
 		Data:    json.RawMessage(`{"type":"ml_training","content_type":"application/zip","content_size":5,"content_sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}`),

@@ -1,14 +1,13 @@
 // Package events defines arbor's events, their envelope and wire codec, and
 // the Log: the JetStream stream that is the only source of truth.
 //
-// Every event lives on a subject of the form
-//
-//	<prefix>.<hierarchy>.<boundary>.<artifact>.<label>.<kind>
-//
-// where boundary is the artifact whose consistency boundary the event belongs
-// to: the parent for the creation of a child, the artifact itself for every
-// other event (and for the creation of a root). A write that must not race
-// with other writes to a boundary carries a precondition on the filter
-// <prefix>.*.<boundary>.> (see BoundaryFilter). This package imports no
-// other package of arbor.
+// Every event lives on a subject of the exact-subject layout (see Layout):
+// a root's creation on its root subject, a child's on its parent's kids
+// subject, later events on the artifact's own subject, and the seals of a
+// deleted inner artifact on its seal subjects. Every write carries a
+// precondition naming one exact subject, so its cost does not grow with the
+// number of artifacts; the deletion of an inner artifact is one atomic batch.
+// Events of the first layout, whose subjects named a consistency boundary,
+// stay readable. This package imports no other package of arbor but
+// internal helpers.
 package events

@@ -57,24 +57,23 @@ type ArtifactDeleted struct {
 	ID ulid.ULID `json:"id"`
 }
 
+// ArtifactSealed records that no child can be created under an artifact any
+// more. It is written on the artifact's seal subjects, in one atomic batch
+// with the artifact's deletion, when the artifact could have children; a
+// child's creation expects its parent's seal to be empty.
+type ArtifactSealed struct {
+	ID ulid.ULID `json:"id"`
+}
+
 func (ArtifactCreated) EventType() string { return "artifact.created" }
 func (ArtifactUpdated) EventType() string { return "artifact.updated" }
 func (ArtifactDeleted) EventType() string { return "artifact.deleted" }
+func (ArtifactSealed) EventType() string  { return "artifact.sealed" }
 
 func (e ArtifactCreated) ArtifactID() ulid.ULID { return e.ID }
 func (e ArtifactUpdated) ArtifactID() ulid.ULID { return e.ID }
 func (e ArtifactDeleted) ArtifactID() ulid.ULID { return e.ID }
-
-// Boundary is the artifact whose consistency boundary ev belongs to: the
-// parent for the creation of a child, the artifact itself otherwise. The
-// subject of ev and the projection's per-boundary positions both derive
-// from it, so they cannot disagree.
-func Boundary(ev Event) ulid.ULID {
-	if c, ok := ev.(ArtifactCreated); ok && !c.Parent.IsZero() {
-		return c.Parent
-	}
-	return ev.ArtifactID()
-}
+func (e ArtifactSealed) ArtifactID() ulid.ULID  { return e.ID }
 
 // Envelope is an event with the attributes the log gives it. ID doubles as
 // the Nats-Msg-Id; Seq is the stream sequence and Subject the subject, both
@@ -85,18 +84,6 @@ type Envelope struct {
 	Seq     uint64
 	Subject string
 	Event   Event
-}
-
-// Kind is the last part of an event's wire name ("created" for
-// "artifact.created"), used as the last token of its subject.
-func Kind(ev Event) string {
-	t := ev.EventType()
-	for i := len(t) - 1; i >= 0; i-- {
-		if t[i] == '.' {
-			return t[i+1:]
-		}
-	}
-	return t
 }
 
 // schemaVersion is the current shape number of every event type. Adding an
@@ -110,6 +97,7 @@ var decoders = map[string]func([]byte) (Event, error){
 	"artifact.created/v1": decodeAs[ArtifactCreated],
 	"artifact.updated/v1": decodeAs[ArtifactUpdated],
 	"artifact.deleted/v1": decodeAs[ArtifactDeleted],
+	"artifact.sealed/v1":  decodeAs[ArtifactSealed],
 }
 
 func decodeAs[E Event](b []byte) (Event, error) {

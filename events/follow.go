@@ -12,6 +12,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// heartbeat is how often the server tells an idle reader it is still
+// there. A reader that misses two resets itself (onto another server of a
+// cluster, say): one second keeps a projection from stalling for long
+// after a stream leader goes away.
+const heartbeat = jetstream.PullHeartbeat(time.Second)
+
 // Record is an event as stored: its position, subject, headers and payload.
 type Record struct {
 	Seq     uint64
@@ -23,13 +29,32 @@ type Record struct {
 // Type is the record's event type.
 func (r Record) Type() string { return r.Header.Get(HeaderType) }
 
-// Follow returns the records matching f after position from, in stream
+// Hierarchy is the hierarchy of the record's artifact.
+func (r Record) Hierarchy() string {
+	if h := r.Header.Get(HeaderHierarchy); h != "" {
+		return h
+	}
+	s, _ := ParseSubject(r.Subject)
+	return s.Hierarchy
+}
+
+// LevelLabel is the level label of the record's artifact; events of the
+// first layout carry it in their subject, later ones in a header.
+func (r Record) LevelLabel() string {
+	if l := r.Header.Get(HeaderLevelLabel); l != "" {
+		return l
+	}
+	s, _ := ParseSubject(r.Subject)
+	return s.Label
+}
+
+// Follow returns the records matching f (its Subjects, then Match) after position from, in stream
 // order, then every new one as it is appended, until ctx is done; then the
 // channel closes. With from nil it starts with the next event appended.
 // The ordered consumer behind it survives reconnects to NATS.
 func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (<-chan Record, error) {
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{f.Subject(l.cfg.Prefix)},
+		FilterSubjects: f.Subjects(l.cfg.Prefix),
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	}
 	if from != nil {
@@ -40,7 +65,7 @@ func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (<-chan Record
 	if err != nil {
 		return nil, fmt.Errorf("%w: follow %s: %v", ErrUnavailable, l.cfg.Stream, err)
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages(heartbeat)
 	if err != nil {
 		return nil, fmt.Errorf("%w: follow %s: %v", ErrUnavailable, l.cfg.Stream, err)
 	}
@@ -67,6 +92,9 @@ func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (<-chan Record
 				continue
 			}
 			rec := Record{Seq: meta.Sequence.Stream, Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}
+			if !f.Match(rec) {
+				continue
+			}
 			select {
 			case out <- rec:
 			case <-ctx.Done():
@@ -101,9 +129,7 @@ func (r Record) CloudEvent() ([]byte, error) {
 		Type: r.Type(), Time: r.Header.Get(HeaderTime), Subject: r.Header.Get(HeaderSubject),
 		DataContentType: "application/json", Sequence: strconv.FormatUint(r.Seq, 10), Data: r.Data,
 	}
-	if p, ok := ParseSubject(r.Subject); ok {
-		ce.Hierarchy, ce.LevelLabel = p.Hierarchy, p.Label
-	}
+	ce.Hierarchy, ce.LevelLabel = r.Hierarchy(), r.LevelLabel()
 	if !json.Valid(ce.Data) {
 		ce.Data = json.RawMessage("null")
 	}

@@ -27,24 +27,35 @@ var (
 	followDocs = hierarchy.Hierarchy{Name: "documents", Labels: []string{"project", "document", "version"}}
 )
 
+// layout is the layout of a stream arbor creates on one server.
+var layout = events.Layout{Prefix: "arbor", Shards: events.DefaultShards, Seals: 1}
+
 // written is one event a test wrote, with what its subject must say.
 type written struct {
 	seq       uint64
 	id        ulid.ULID
 	parent    ulid.ULID // of a created child
+	key       uint16    // the placement key of its root
 	hierarchy string
 	label     string
-	kind      string
+	kind      string // created, updated, deleted or sealed
 	data      string // the artifact's data, for created and updated
 }
 
 func (w written) subject() string {
-	boundary := w.id
-	if w.kind == "created" && !w.parent.IsZero() {
-		boundary = w.parent
+	place := events.Place{Key: w.key, Hierarchy: w.hierarchy}
+	switch {
+	case w.kind == "created" && w.parent.IsZero():
+		return layout.Root(place, w.id, w.label)
+	case w.kind == "created":
+		return layout.Kids(place, w.parent, w.label)
+	case w.kind == "sealed":
+		return layout.Seal(place, w.id, 0)
 	}
-	return fmt.Sprintf("arbor.%s.%s.%s.%s.%s", w.hierarchy, boundary, w.id, w.label, w.kind)
+	return layout.Art(place, w.id)
 }
+
+func (w written) shard() int { return layout.Shard(w.key) }
 
 // world writes through an instance's command handler and remembers what
 // it wrote, in log order.
@@ -53,6 +64,7 @@ type world struct {
 	st     *arbortest.Stack
 	writes []written
 	where  map[ulid.ULID]written // the creation of each artifact
+	roots  int
 }
 
 func newWorld(t *testing.T) *world {
@@ -69,17 +81,24 @@ func label(hier string, level int) string {
 	return "level_" + strconv.Itoa(level)
 }
 
+// create creates an artifact under parent, or a root in hier; every root
+// gets a shard of its own.
 func (w *world) create(parent ulid.ULID, hier string) ulid.ULID {
 	w.t.Helper()
 	c := command.Create{Parent: parent, Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, len(w.writes)))}
 	if parent.IsZero() {
 		c.Hierarchy = hier
+		w.roots++
+		c.ID = events.WithKey(ulid.Make(), uint16(w.roots)<<7)
 	}
 	a, pos, err := w.st.Handler.Create(w.t.Context(), c)
 	if err != nil {
 		w.t.Fatalf("create under %s: %v", parent, err)
 	}
-	wr := written{seq: pos, id: a.ID, parent: parent, hierarchy: a.Hierarchy, label: label(a.Hierarchy, a.Level), kind: "created", data: string(c.Data)}
+	if a.Key != events.Key(a.ID) && !parent.IsZero() {
+		w.t.Fatalf("child %s has key %d, want its root's %d", a.ID, events.Key(a.ID), a.Key)
+	}
+	wr := written{seq: pos, id: a.ID, parent: parent, key: a.Key, hierarchy: a.Hierarchy, label: label(a.Hierarchy, a.Level), kind: "created", data: string(c.Data)}
 	w.writes = append(w.writes, wr)
 	w.where[a.ID] = wr
 	return a.ID
@@ -93,7 +112,7 @@ func (w *world) update(id ulid.ULID) {
 		w.t.Fatalf("update %s: %v", id, err)
 	}
 	c := w.where[id]
-	w.writes = append(w.writes, written{seq: pos, id: id, hierarchy: c.hierarchy, label: c.label, kind: "updated", data: data})
+	w.writes = append(w.writes, written{seq: pos, id: id, key: c.key, hierarchy: c.hierarchy, label: c.label, kind: "updated", data: data})
 }
 
 func (w *world) delete(id ulid.ULID) {
@@ -103,7 +122,14 @@ func (w *world) delete(id ulid.ULID) {
 		w.t.Fatalf("delete %s: %v", id, err)
 	}
 	c := w.where[id]
-	w.writes = append(w.writes, written{seq: pos, id: id, hierarchy: c.hierarchy, label: c.label, kind: "deleted"})
+	del := written{seq: pos, id: id, key: c.key, hierarchy: c.hierarchy, label: c.label, kind: "deleted"}
+	if c.label != "predictions" && c.label != "version" {
+		// Not at the deepest level: sealed in the same batch.
+		del.seq = pos - 1
+		w.writes = append(w.writes, del, written{seq: pos, id: id, key: c.key, hierarchy: c.hierarchy, kind: "sealed"})
+		return
+	}
+	w.writes = append(w.writes, del)
 }
 
 func (w *world) matching(match func(written) bool, after uint64) []written {
@@ -156,7 +182,12 @@ func take(t *testing.T, ch <-chan events.Record, n int) []recordOf {
 		r := next(t, ch)
 		// The headers agree with the subject.
 		p, ok := events.ParseSubject(r.Subject)
-		if !ok || r.Header.Get(events.HeaderSubject) != p.Artifact.String() || r.Type() != "artifact."+p.Kind {
+		types := map[string][]string{
+			events.KindRoot: {"artifact.created"}, events.KindKids: {"artifact.created"},
+			events.KindArt: {"artifact.updated", "artifact.deleted"}, "seal": {"artifact.sealed"},
+		}
+		if !ok || (p.Kind != events.KindKids && r.Header.Get(events.HeaderSubject) != p.ID.String()) ||
+			!slices.Contains(types[p.Kind], r.Type()) || r.Hierarchy() != p.Hierarchy {
 			t.Fatalf("record %d on %s: ce-subject %q, ce-type %q", r.Seq, r.Subject, r.Header.Get(events.HeaderSubject), r.Type())
 		}
 		out = append(out, recordOf{r.Seq, r.Subject})
@@ -236,6 +267,7 @@ func TestFollowFilters(t *testing.T) {
 	w.create(w.create(exp2, ""), "")
 	w.update(exp1)
 	w.create(model1, "")
+	w.update(model1)
 	w.update(document)
 	w.delete(w.create(document, ""))
 
@@ -244,8 +276,11 @@ func TestFollowFilters(t *testing.T) {
 		t.Fatalf("the stream holds\n%v\nwant\n%v", got, wantAll)
 	}
 
+	ss := layout.ShardToken(w.where[exp1].shard())
 	tests := []struct {
-		name    string
+		name string
+		// subject is the one NATS subject filter that selects the case's
+		// events; empty when only Filter can (by headers).
 		subject string
 		filter  *events.Filter // nil: Filter cannot say it
 		match   func(written) bool
@@ -253,22 +288,28 @@ func TestFollowFilters(t *testing.T) {
 		sentinel func()
 	}{
 		{
-			"by type", "arbor.*.*.*.*.created", &events.Filter{Kind: "created"},
+			"every creation", "arbor.*.*.*.*.*", &events.Filter{Kind: "created"},
 			func(w written) bool { return w.kind == "created" },
 			func() { w.create(ulid.ULID{}, "documents") },
 		},
 		{
-			"deletions", "arbor.*.*.*.*.deleted", &events.Filter{Kind: "deleted"},
+			"deletions", "", &events.Filter{Kind: "deleted"},
 			func(w written) bool { return w.kind == "deleted" },
 			func() { w.delete(w.create(project, "")) },
 		},
 		{
-			"by hierarchy", "arbor.ml_pipeline.>", &events.Filter{Hierarchy: "ml_pipeline"},
+			"by hierarchy", "arbor.*.ml_pipeline.>", &events.Filter{Hierarchy: "ml_pipeline"},
 			func(w written) bool { return w.hierarchy == "ml_pipeline" },
 			func() { w.update(document); w.update(exp2) },
 		},
 		{
-			"by level label", "arbor.ml_pipeline.*.*.predictions.created",
+			"every new artifact at one level label", "arbor.*.*.*.*.predictions",
+			&events.Filter{Label: "predictions", Kind: "created"},
+			func(w written) bool { return w.label == "predictions" && w.kind == "created" },
+			func() { w.update(pred1); w.create(model2, "") },
+		},
+		{
+			"by hierarchy and level label", "arbor.*.ml_pipeline.*.*.predictions",
 			&events.Filter{Hierarchy: "ml_pipeline", Label: "predictions", Kind: "created"},
 			func(w written) bool {
 				return w.hierarchy == "ml_pipeline" && w.label == "predictions" && w.kind == "created"
@@ -276,14 +317,24 @@ func TestFollowFilters(t *testing.T) {
 			func() { w.update(pred1); w.create(model2, "") },
 		},
 		{
-			"one artifact", "arbor.*.*." + model1.String() + ".*.*", &events.Filter{Artifact: model1},
-			func(w written) bool { return w.id == model1 },
+			"one artifact after its creation", "arbor.*.*.art." + model1.String(), &events.Filter{Artifact: model1},
+			func(w written) bool { return w.id == model1 && (w.kind == "updated" || w.kind == "deleted") },
 			func() { w.create(model1, ""); w.update(model1) },
 		},
 		{
-			"creations under one parent", "arbor.*." + model1.String() + ".*.*.created", nil,
+			"one artifact with its creation", "", &events.Filter{Artifact: model1, ArtifactParent: exp1},
+			func(w written) bool { return w.id == model1 && w.kind != "sealed" },
+			func() { w.create(exp1, ""); w.update(model1) },
+		},
+		{
+			"new children of one parent", "arbor.*.*.kids." + model1.String() + ".*", &events.Filter{Parent: model1},
 			func(w written) bool { return w.kind == "created" && w.parent == model1 },
 			func() { w.update(model1); w.create(model1, "") },
+		},
+		{
+			"one shard", "arbor." + ss + ".>", nil,
+			func(wr written) bool { return wr.shard() == w.where[exp1].shard() },
+			func() { w.create(exp1, "") },
 		},
 	}
 	for _, tt := range tests {
@@ -292,8 +343,10 @@ func TestFollowFilters(t *testing.T) {
 			if len(all) < 2 || len(all) == len(w.writes) {
 				t.Fatalf("%d of %d events match: the case tells nothing", len(all), len(w.writes))
 			}
-			if got := readFiltered(t, w.st.JS, tt.subject); !slices.Equal(got, recordsOf(all)) {
-				t.Errorf("ordered consumer on %s:\n got %v\nwant %v", tt.subject, got, recordsOf(all))
+			if tt.subject != "" {
+				if got := readFiltered(t, w.st.JS, tt.subject); !slices.Equal(got, recordsOf(all)) {
+					t.Errorf("ordered consumer on %s:\n got %v\nwant %v", tt.subject, got, recordsOf(all))
+				}
 			}
 			if tt.filter == nil {
 				return
@@ -301,8 +354,8 @@ func TestFollowFilters(t *testing.T) {
 			if _, err := tt.filter.Validate(); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			if got := readFiltered(t, w.st.JS, tt.filter.Subject("arbor")); !slices.Equal(got, recordsOf(all)) {
-				t.Errorf("ordered consumer on Filter.Subject %s:\n got %v\nwant %v", tt.filter.Subject("arbor"), got, recordsOf(all))
+			if subjects := tt.filter.Subjects("arbor"); tt.subject != "" && len(subjects) == 1 && subjects[0] != tt.subject {
+				t.Errorf("Filter.Subjects = %v, want the one filter %s", subjects, tt.subject)
 			}
 
 			// From a position: everything after it, then what comes next.
@@ -390,21 +443,25 @@ func TestFollowResumes(t *testing.T) {
 	}
 }
 
-// appender writes straight to a log, keeping each boundary's last position
-// as every append must.
+// appender writes roots and their updates straight to a log, as arbor's
+// commands would.
 type appender struct {
-	t        *testing.T
-	log      *events.Log
-	boundary map[ulid.ULID]uint64
-	writes   []written
+	t      *testing.T
+	log    *events.Log
+	own    map[ulid.ULID]uint64 // the last position of each artifact's own subject
+	writes []written
+}
+
+func newAppender(t *testing.T, log *events.Log) *appender {
+	return &appender{t: t, log: log, own: map[ulid.ULID]uint64{}}
 }
 
 func (a *appender) root(hier, lbl string) ulid.ULID {
 	a.t.Helper()
 	id := ulid.Make()
-	a.append(events.Address{Hierarchy: hier, Label: lbl}, events.ArtifactCreated{
-		ID: id, Hierarchy: hier, Tags: []string{}, Data: json.RawMessage(`{}`),
-	}, id, written{id: id, hierarchy: hier, label: lbl, kind: "created", data: `{}`})
+	wr := written{id: id, key: events.Key(id), hierarchy: hier, label: lbl, kind: "created", data: `{}`}
+	a.append(events.ArtifactCreated{ID: id, Hierarchy: hier, Tags: []string{}, Data: json.RawMessage(`{}`)},
+		events.Expect{Subject: layout.RootFilter(id)}, wr)
 	return id
 }
 
@@ -412,22 +469,23 @@ func (a *appender) update(id ulid.ULID) {
 	a.t.Helper()
 	c := slices.IndexFunc(a.writes, func(w written) bool { return w.id == id && w.kind == "created" })
 	data := fmt.Sprintf(`{"n":%d}`, len(a.writes))
-	wr := written{id: id, hierarchy: a.writes[c].hierarchy, label: a.writes[c].label, kind: "updated", data: data}
-	a.append(events.Address{Hierarchy: wr.hierarchy, Label: wr.label}, events.ArtifactUpdated{
-		ID: id, Tags: []string{}, Data: json.RawMessage(data),
-	}, id, wr)
+	wr := written{id: id, key: a.writes[c].key, hierarchy: a.writes[c].hierarchy, label: a.writes[c].label, kind: "updated", data: data}
+	a.append(events.ArtifactUpdated{ID: id, Tags: []string{}, Data: json.RawMessage(data)},
+		events.Expect{Subject: wr.subject(), Last: a.own[id]}, wr)
 }
 
-func (a *appender) append(addr events.Address, ev events.Event, boundary ulid.ULID, wr written) {
+func (a *appender) append(ev events.Event, expect events.Expect, wr written) {
 	a.t.Helper()
 	env := events.Envelope{ID: ulid.Make(), Time: time.Now(), Event: ev}
-	seq, err := a.log.Append(a.t.Context(), addr, env, a.boundary[boundary])
+	seq, err := a.log.Append(a.t.Context(), events.Write{Env: env, Subject: wr.subject(), Expect: expect, Label: wr.label})
 	if err != nil {
 		a.t.Fatalf("append %s: %v", ev.EventType(), err)
 	}
-	a.boundary[boundary] = seq
 	wr.seq = seq
 	a.writes = append(a.writes, wr)
+	if wr.kind == "updated" {
+		a.own[wr.id] = seq
+	}
 }
 
 func connectLog(t *testing.T, s *server.Server) (*nats.Conn, *events.Log) {
@@ -454,7 +512,7 @@ func TestFollowResumesAcrossARestart(t *testing.T) {
 	dir := t.TempDir()
 	s := natstest.ServerAt(t, dir, "")
 	nc, log := connectLog(t, s)
-	a := &appender{t: t, log: log, boundary: map[ulid.ULID]uint64{}}
+	a := newAppender(t, log)
 	f := events.Filter{Hierarchy: "ml_pipeline"}
 	match := func(w written) bool { return w.hierarchy == "ml_pipeline" }
 	var roots []ulid.ULID
@@ -535,7 +593,7 @@ func TestRecordCloudEvent(t *testing.T) {
 	w.update(pred)
 	w.delete(pred)
 	var zero uint64
-	ch, err := w.st.Log.Follow(t.Context(), events.Filter{Artifact: pred}, &zero)
+	ch, err := w.st.Log.Follow(t.Context(), events.Filter{Artifact: pred, ArtifactParent: model}, &zero)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -626,7 +684,7 @@ func TestFollowSurvivesAServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &appender{t: t, log: log, boundary: map[ulid.ULID]uint64{}}
+	a := newAppender(t, log)
 	match := func(w written) bool { return w.hierarchy == "ml_pipeline" }
 	root := a.root("ml_pipeline", "experiment")
 	for range 4 {

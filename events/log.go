@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"arbor/internal/jsopen"
 )
 
 var (
@@ -44,6 +47,11 @@ type Config struct {
 	Prefix   string // subject prefix, default "arbor"
 	Source   string // CloudEvents source, default "arbor"
 	Replicas int    // default 1
+	// Shards and Seals shape a stream arbor creates (see Layout); an
+	// existing stream keeps its own. Zero: DefaultShards, and 1 seal on a
+	// single replica or 64 on replicated streams.
+	Shards int
+	Seals  int
 }
 
 func (c Config) withDefaults() Config {
@@ -59,8 +67,30 @@ func (c Config) withDefaults() Config {
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
+	if c.Shards == 0 {
+		c.Shards = DefaultShards
+	}
+	if c.Seals == 0 {
+		c.Seals = 1
+		if c.Replicas > 1 {
+			c.Seals = 64
+		}
+	}
 	return c
 }
+
+// Stream metadata keys: the layout of a stream is fixed when it is created
+// and read back by every instance.
+const (
+	metaLayout = "arbor.layout"
+	metaShards = "arbor.shards"
+	metaSeals  = "arbor.seals"
+	layoutV2   = "2"
+)
+
+// minServer is the oldest nats-server arbor runs on: atomic batches came in
+// 2.12.
+var minServer = [2]int{2, 12}
 
 // Log is the append-only event log in a JetStream stream. It is safe for
 // concurrent use.
@@ -68,98 +98,279 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	cfg    Config
+	layout Layout
 }
 
 // OpenLog opens the stream described by cfg, creating it if it does not
-// exist, and returns the log over it.
+// exist, and returns the log over it. A stream written by a release of
+// arbor before the exact-subject layout is upgraded once: it gains atomic
+// batches and the layout's metadata; its old events stay as they are.
+// A server older than 2.12 is refused.
 func OpenLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error) {
 	cfg = cfg.withDefaults()
-	// An existing stream is used as it is: updating a stream while another
-	// instance adds consumers to it races inside nats-server, and changing
-	// a running deployment's stream is an operator's decision.
-	s, err := js.Stream(ctx, cfg.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		s, err = js.CreateStream(ctx, jetstream.StreamConfig{
-			Name:        cfg.Stream,
-			Description: "arbor artifact events",
-			Subjects:    []string{cfg.Prefix + ".>"},
-			Storage:     jetstream.FileStorage,
-			Replicas:    cfg.Replicas,
-			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardOld,
-			AllowDirect: true,
-			Duplicates:  2 * time.Minute,
-		})
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			s, err = js.Stream(ctx, cfg.Stream) // another instance was first
-		}
+	if err := checkServer(js.Conn().ConnectedServerVersion()); err != nil {
+		return nil, err
 	}
+	fresh := Layout{Prefix: cfg.Prefix, Shards: cfg.Shards, Seals: cfg.Seals}
+	if err := fresh.Validate(); err != nil {
+		return nil, err
+	}
+	want := jetstream.StreamConfig{
+		Name:               cfg.Stream,
+		Description:        "arbor artifact events",
+		Subjects:           []string{cfg.Prefix + ".>"},
+		Storage:            jetstream.FileStorage,
+		Replicas:           cfg.Replicas,
+		Retention:          jetstream.LimitsPolicy,
+		Discard:            jetstream.DiscardOld,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+		Duplicates:         2 * time.Minute,
+		Metadata:           fresh.metadata(),
+	}
+	s, err := jsopen.GetOrCreate(
+		func() (jetstream.Stream, error) { return js.Stream(ctx, cfg.Stream) },
+		func() (jetstream.Stream, error) { return js.CreateStream(ctx, want) },
+		jetstream.ErrStreamNotFound)
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", cfg.Stream, err)
 	}
-	return &Log{js: js, stream: s, cfg: cfg}, nil
+	info := s.CachedInfo()
+	if info.Config.Metadata[metaLayout] != layoutV2 || !info.Config.AllowAtomicPublish {
+		// Written by an earlier release: upgrade it in place, once.
+		up := info.Config
+		up.AllowAtomicPublish = true
+		if up.Metadata == nil {
+			up.Metadata = map[string]string{}
+		}
+		for k, v := range fresh.metadata() {
+			if _, set := up.Metadata[k]; !set || k == metaLayout {
+				up.Metadata[k] = v
+			}
+		}
+		if s, err = js.UpdateStream(ctx, up); err != nil {
+			return nil, fmt.Errorf("upgrade stream %s to the exact-subject layout: %w", cfg.Stream, err)
+		}
+		info = s.CachedInfo()
+	}
+	layout, err := layoutOf(cfg.Prefix, info.Config.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", cfg.Stream, err)
+	}
+	return &Log{js: js, stream: s, cfg: cfg, layout: layout}, nil
+}
+
+func (l Layout) metadata() map[string]string {
+	return map[string]string{metaLayout: layoutV2, metaShards: strconv.Itoa(l.Shards), metaSeals: strconv.Itoa(l.Seals)}
+}
+
+func layoutOf(prefix string, meta map[string]string) (Layout, error) {
+	l := Layout{Prefix: prefix}
+	var err1, err2 error
+	l.Shards, err1 = strconv.Atoi(meta[metaShards])
+	l.Seals, err2 = strconv.Atoi(meta[metaSeals])
+	if err := errors.Join(err1, err2); err != nil {
+		return Layout{}, fmt.Errorf("stream metadata %s/%s: %w", metaShards, metaSeals, err)
+	}
+	return l, l.Validate()
+}
+
+// checkServer refuses a server older than minServer, naming both versions.
+func checkServer(version string) error {
+	var v [3]int
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	for i, part := range parts {
+		digits := strings.IndexFunc(part, func(r rune) bool { return r < '0' || r > '9' })
+		if digits >= 0 {
+			part = part[:digits]
+		}
+		v[i], _ = strconv.Atoi(part)
+	}
+	if v[0] > minServer[0] || v[0] == minServer[0] && v[1] >= minServer[1] {
+		return nil
+	}
+	return fmt.Errorf("events: nats-server %q is too old: arbor needs %d.%d or later (atomic batch publish)",
+		version, minServer[0], minServer[1])
 }
 
 // Stream is the name of the stream behind the log.
 func (l *Log) Stream() string { return l.cfg.Stream }
 
-// Append writes env at addr if the boundary of env's event is still at
-// position last (zero: the boundary has no event yet), and returns the
-// event's stream sequence.
+// Layout is the subject layout of the stream.
+func (l *Log) Layout() Layout { return l.layout }
+
+// Expect is a precondition: the last message on Subject (a subject, or a
+// filter matching a few) is at position Last, zero meaning none.
+type Expect struct {
+	Subject string
+	Last    uint64
+}
+
+// Write is one decision to append: an event on Subject if Expect holds.
+// For the deletion of an inner artifact, Seals are written with it in one
+// atomic batch, the first of them only if SealExpect holds too.
+type Write struct {
+	Env     Envelope
+	Subject string
+	Expect  Expect
+	// Label is the artifact's level label, sent as a header for
+	// subscribers.
+	Label      string
+	Seals      []string
+	SealExpect Expect
+}
+
+// Append writes w and returns the position of its last message (the event,
+// or the last seal). Every precondition holds at that moment, or nothing
+// is written.
 //
-// A moved boundary returns a *ConflictError, and so does the creation of an
-// id that another event created within the server's deduplication window
-// (see msgID). An event that was never sent (no connection, no stream)
-// returns an error wrapping ErrUnavailable. When the outcome of a publish
-// is unknown (a timeout), Append sends the same event again: the server
-// handles it after the first, so its answer settles whether the first was
-// written. If even that cannot be known, the error wraps ErrUnknownOutcome.
-func (l *Log) Append(ctx context.Context, addr Address, env Envelope, last uint64) (uint64, error) {
-	h, body, err := Encode(env, l.cfg.Source)
+// A failed precondition returns a *ConflictError, and so does the creation
+// of an id that another event created within the server's deduplication
+// window (see msgID). An event that was never sent (no connection, no
+// stream) returns an error wrapping ErrUnavailable. When the outcome of a
+// publish is unknown (a timeout), Append reads the log or sends the same
+// event again to settle it; if even that cannot be known, the error wraps
+// ErrUnknownOutcome.
+func (l *Log) Append(ctx context.Context, w Write) (uint64, error) {
+	msgs, err := l.encode(w)
 	if err != nil {
 		return 0, err
 	}
-	msg := &nats.Msg{Subject: Subject(l.cfg.Prefix, addr, env.Event), Header: h, Data: body}
-	filter := BoundaryFilter(l.cfg.Prefix, Boundary(env.Event))
 	closed := l.js.Conn().IsClosed()
-	seq, err := l.publish(ctx, msg, env, filter, last)
+	sctx, cancel := context.WithTimeout(ctx, callTimeout)
+	seq, err := l.send(sctx, w, msgs)
+	cancel()
 	switch {
 	case err == nil:
 		return seq, nil
 	case errors.Is(err, nats.ErrMaxPayload):
-		return 0, fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, env.Event.EventType(), len(body))
+		return 0, fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, w.Env.Event.EventType(), len(msgs[0].Data))
 	case isConflict(err):
 		return 0, err
 	case closed || neverSent(err):
-		return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
+		return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, w.Env.Event.EventType(), err)
 	}
 	// Sent, but no answer came back.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	seq, rerr := l.publish(rctx, msg, env, filter, last)
+	if seq, ok := l.landed(rctx, w); ok {
+		return seq, nil
+	}
+	msgs, _ = l.encode(w)
+	seq, rerr := l.send(rctx, w, msgs)
 	if rerr == nil {
-		return seq, nil // the first was written and this is its duplicate, or this one was
+		return seq, nil // the first was not written, or this is its duplicate
 	}
 	if isConflict(rerr) {
-		// The boundary moved: if the first copy moved it, it is the first
-		// event in the boundary after last; otherwise it can never land.
-		if m, gerr := l.stream.GetMsg(rctx, last+1, jetstream.WithGetMsgSubject(filter)); gerr == nil {
-			if m.Header.Get(HeaderID) == env.ID.String() {
-				return m.Sequence, nil
-			}
-			return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, env.Event.EventType(), err)
+		if seq, ok := l.landed(rctx, w); ok {
+			return seq, nil
+		}
+		if settles(w) {
+			// The first message after the expected one is not ours: the
+			// first copy never landed and never will.
+			return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, w.Env.Event.EventType(), err)
 		}
 	}
-	return 0, fmt.Errorf("%w: append %s: %v", ErrUnknownOutcome, env.Event.EventType(), err)
+	return 0, fmt.Errorf("%w: append %s: %v", ErrUnknownOutcome, w.Env.Event.EventType(), err)
 }
 
-// publish sends msg with the boundary precondition. A duplicate (an event
-// with the same msgID within the deduplication window) is env itself sent
-// before, whose sequence is returned, or another event: a *ConflictError.
-func (l *Log) publish(ctx context.Context, msg *nats.Msg, env Envelope, filter string, last uint64) (uint64, error) {
-	ack, err := l.js.PublishMsg(ctx, msg,
-		jetstream.WithExpectLastSequenceForSubject(last, filter),
-		jetstream.WithExpectStream(l.cfg.Stream))
+// settles reports whether the first message after w's expected position on
+// w's expected subject is w's event if it landed at all: true when the
+// event goes on the subject its precondition names (updates, deletions, a
+// root's creation), false for a child's creation, which is checked against
+// its parent's seal.
+func settles(w Write) bool { return matches(w.Expect.Subject, w.Subject) }
+
+// landed reports whether w's event is in the log, and the position of w's
+// last message if so. It can only tell when settles(w).
+func (l *Log) landed(ctx context.Context, w Write) (uint64, bool) {
+	if !settles(w) {
+		return 0, false
+	}
+	m, err := l.stream.GetMsg(ctx, w.Expect.Last+1, jetstream.WithGetMsgSubject(w.Expect.Subject))
+	if err != nil || m.Header.Get(HeaderID) != w.Env.ID.String() {
+		return 0, false
+	}
+	return m.Sequence + uint64(len(w.Seals)), true
+}
+
+// matches reports whether subject matches filter, with NATS wildcards.
+func matches(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, t := range f {
+		switch {
+		case t == ">":
+			return len(s) > i
+		case i >= len(s):
+			return false
+		case t != "*" && t != s[i]:
+			return false
+		}
+	}
+	return len(f) == len(s)
+}
+
+func (l *Log) encode(w Write) ([]*nats.Msg, error) {
+	h, body, err := Encode(w.Env, l.cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	h.Set(HeaderHierarchy, hierarchyOf(w.Env.Event, w.Subject))
+	if w.Label != "" {
+		h.Set(HeaderLevelLabel, w.Label)
+	}
+	h.Set(jetstream.ExpectedStreamHeader, l.cfg.Stream)
+	expect(h, w.Expect)
+	msgs := []*nats.Msg{{Subject: w.Subject, Header: h, Data: body}}
+	for i, subject := range w.Seals {
+		seal := Envelope{ID: w.Env.ID, Time: w.Env.Time, Event: ArtifactSealed{ID: w.Env.Event.ArtifactID()}}
+		sh, sbody, err := Encode(seal, l.cfg.Source)
+		if err != nil {
+			return nil, err
+		}
+		sh.Set(HeaderHierarchy, h.Get(HeaderHierarchy))
+		if i == 0 {
+			expect(sh, w.SealExpect)
+		}
+		msgs = append(msgs, &nats.Msg{Subject: subject, Header: sh, Data: sbody})
+	}
+	if len(msgs) > 1 {
+		// A duplicate message id would reject the whole batch; the batch
+		// settles by reading instead.
+		for _, m := range msgs {
+			m.Header.Del(nats.MsgIdHdr)
+		}
+	}
+	return msgs, nil
+}
+
+func expect(h nats.Header, e Expect) {
+	if e.Subject == "" {
+		return
+	}
+	h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(e.Last, 10))
+	h.Set(jetstream.ExpectedLastSubjSeqSubjHeader, e.Subject)
+}
+
+func hierarchyOf(ev Event, subject string) string {
+	if c, ok := ev.(ArtifactCreated); ok {
+		return c.Hierarchy
+	}
+	if s, ok := ParseSubject(subject); ok {
+		return s.Hierarchy
+	}
+	return ""
+}
+
+// send publishes msgs: one message as a plain publish, several as one
+// atomic batch. A duplicate (the same creation within the deduplication
+// window) is w's event itself sent before, whose sequence is returned, or
+// another event: a *ConflictError.
+func (l *Log) send(ctx context.Context, w Write, msgs []*nats.Msg) (uint64, error) {
+	if len(msgs) > 1 {
+		return l.sendBatch(ctx, msgs)
+	}
+	ack, err := l.js.PublishMsg(ctx, msgs[0])
 	if err != nil {
 		if c, ok := asConflict(err); ok {
 			return 0, c
@@ -171,12 +382,67 @@ func (l *Log) publish(ctx context.Context, msg *nats.Msg, env Envelope, filter s
 		if err != nil {
 			return 0, err
 		}
-		if m.Header.Get(HeaderID) != env.ID.String() {
+		if m.Header.Get(HeaderID) != w.Env.ID.String() {
 			return 0, &ConflictError{Last: ack.Sequence}
 		}
 	}
 	return ack.Sequence, nil
 }
+
+// sendBatch publishes msgs as one atomic batch (nats-server 2.12+): every
+// message but the last as a plain publish, then the last as a request that
+// commits the batch. The server checks every precondition at the commit,
+// against the log before the batch; one failing discards the whole batch.
+// Messages on one connection arrive in order, so one round trip does.
+func (l *Log) sendBatch(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
+	nc := l.js.Conn()
+	id := nats.NewInbox()[len(nats.InboxPrefix):]
+	for i, m := range msgs {
+		m.Header.Set(headerBatchID, id)
+		m.Header.Set(headerBatchSeq, strconv.Itoa(i+1))
+		if i == len(msgs)-1 {
+			m.Header.Set(headerBatchCommit, "1")
+			break
+		}
+		if err := nc.PublishMsg(m); err != nil {
+			return 0, err
+		}
+	}
+	resp, err := nc.RequestMsgWithContext(ctx, msgs[len(msgs)-1])
+	if err != nil {
+		return 0, err
+	}
+	var ack struct {
+		Error *jetstream.APIError `json:"error"`
+		Seq   uint64              `json:"seq"`
+		Count int                 `json:"count"`
+	}
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return 0, fmt.Errorf("batch commit: %w", err)
+	}
+	if ack.Error != nil {
+		if c, ok := asConflict(ack.Error); ok {
+			return 0, c
+		}
+		return 0, ack.Error
+	}
+	if ack.Count != len(msgs) {
+		return 0, fmt.Errorf("batch commit: %d of %d messages stored", ack.Count, len(msgs))
+	}
+	return ack.Seq, nil
+}
+
+// callTimeout bounds one call to the server within a command's time: a
+// server that went away (a stream leader killed, say) costs a few seconds
+// and an honest answer, not the command's whole time.
+const callTimeout = 5 * time.Second
+
+// Atomic batch headers (nats-server 2.12+).
+const (
+	headerBatchID     = "Nats-Batch-Id"
+	headerBatchSeq    = "Nats-Batch-Sequence"
+	headerBatchCommit = "Nats-Batch-Commit"
+)
 
 func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
@@ -214,6 +480,8 @@ func asConflict(err error) (*ConflictError, bool) {
 // LastSeq returns the stream's last sequence: the position a reader must
 // reach to have seen every event acknowledged so far.
 func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	info, err := l.stream.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
@@ -234,7 +502,7 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(Envelope) error, sk
 	if err != nil {
 		return fmt.Errorf("read %s from %d: %w", l.cfg.Stream, from, err)
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages(heartbeat)
 	if err != nil {
 		return fmt.Errorf("read %s from %d: %w", l.cfg.Stream, from, err)
 	}

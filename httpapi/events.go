@@ -11,6 +11,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"arbor/events"
+	"arbor/projection"
 )
 
 // EventSource is the log as the live feed reads it: *events.Log.
@@ -25,7 +26,7 @@ const keepAlive = 15 * time.Second
 
 // feed streams events as Server-Sent Events, each a CloudEvents JSON
 // document with its stream position as the SSE id. Query parameters
-// hierarchy, level_label, type and artifact filter it. Last-Event-ID (or
+// hierarchy, level_label, type, artifact and parent_id filter it. Last-Event-ID (or
 // ?since=N) resumes after that position; without either the feed starts
 // with the next event, and first sends an id-only message with the position
 // it starts after, so that a client that drops before any event arrives
@@ -40,6 +41,19 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 			return invalidField("artifact", "not a ULID: %q", v)
 		}
 		f.Artifact = id
+		// Its creation is on its parent's kids subject.
+		s.Projection.Read(func(st *projection.State) {
+			if a, ok := st.Get(id); ok {
+				f.ArtifactParent = a.Parent
+			}
+		})
+	}
+	if v := q.Get("parent_id"); v != "" {
+		id, err := ParseID(v)
+		if err != nil {
+			return invalidField("parent_id", "not a ULID: %q", v)
+		}
+		f.Parent = id
 	}
 	if field, err := f.Validate(); err != nil {
 		return invalidField(field, "%v", err)

@@ -16,6 +16,11 @@ type checkResult struct {
 type healthReport struct {
 	Status string                 `json:"status"`
 	Checks map[string]checkResult `json:"checks"`
+	// Position is the log position the projection has applied.
+	Position uint64 `json:"position"`
+	// Snapshot is the position of the newest snapshot of the projection
+	// saved or loaded; absent when snapshots are off.
+	Snapshot *uint64 `json:"snapshot_position,omitempty"`
 }
 
 // health runs every check: 200 when healthy or degraded, 503 when a
@@ -23,7 +28,12 @@ type healthReport struct {
 func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	rep := healthReport{Status: "healthy", Checks: map[string]checkResult{}}
+	rep := healthReport{Status: "healthy", Checks: map[string]checkResult{}, Position: s.Projection.Applied()}
+	if s.SnapshotPosition != nil {
+		if pos, on := s.SnapshotPosition(); on {
+			rep.Snapshot = &pos
+		}
+	}
 	for _, c := range s.Checks {
 		if err := c.Run(ctx); err != nil {
 			rep.Checks[c.Name] = checkResult{State: "unhealthy", Message: err.Error()}

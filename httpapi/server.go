@@ -44,6 +44,9 @@ type Server struct {
 	Blobs      *blobstore.Store
 	Events     EventSource
 	Checks     []Check
+	// SnapshotPosition, if set, reports the position of the newest
+	// snapshot of the projection, and whether snapshots are on.
+	SnapshotPosition func() (uint64, bool)
 	// MaxBody is the largest JSON request body in bytes; MaxContent the
 	// largest uploaded content.
 	MaxBody    int64

@@ -45,8 +45,8 @@ type counted struct {
 	c *counter
 }
 
-func (l counted) Append(ctx context.Context, addr events.Address, env events.Envelope, last uint64) (uint64, error) {
-	seq, err := l.Appender.Append(ctx, addr, env, last)
+func (l counted) Append(ctx context.Context, w events.Write) (uint64, error) {
+	seq, err := l.Appender.Append(ctx, w)
 	if errors.Is(err, events.ErrConflict) {
 		l.c.mu.Lock()
 		l.c.conflicts++
@@ -61,9 +61,11 @@ func serve(t *testing.T, st *arbortest.Stack, c *counter) *natsapi.Service {
 	t.Helper()
 	h := st.Handler
 	if c != nil {
-		cp := *st.Handler
-		cp.Log = counted{Appender: st.Handler.Log, c: c}
-		h = &cp
+		// A Handler keeps counters of its own and is not copied.
+		h = &command.Handler{
+			Log: counted{Appender: st.Handler.Log, c: c}, Projection: h.Projection, Hierarchies: h.Hierarchies,
+			NewID: h.NewID, Now: h.Now, MaxData: h.MaxData, Blobs: h.Blobs, MaxAttempts: h.MaxAttempts, Timeout: h.Timeout,
+		}
 	}
 	return st.ServeNATS(t, h)
 }

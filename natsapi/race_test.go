@@ -186,7 +186,7 @@ func checkState(s *projection.State, r raceRound) []string {
 		switch {
 		case !ackd && found:
 			bad = append(bad, fmt.Sprintf("refused child %s exists: %+v", id, a))
-		case ackd && (!found || !a.Live || a.Parent != r.parent || a.Created != r.child[i].Pos()):
+		case ackd && (!found || !a.Live || a.Parent != r.parent || a.CreatedSeq != r.child[i].Pos()):
 			bad = append(bad, fmt.Sprintf("acknowledged child %s at %d: found %v, %+v", id, r.child[i].Pos(), found, a))
 		}
 	}

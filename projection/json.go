@@ -25,7 +25,7 @@ type Doc struct {
 // its top-level content, as lists and trees do.
 func (a Artifact) Doc(full bool) Doc {
 	d := Doc{
-		ID: a.ID.String(), Level: a.Level, Hierarchy: a.Hierarchy, Tags: a.Tags, Data: a.Summary,
+		ID: a.ID.String(), Level: a.Level, Hierarchy: a.Hierarchy, Tags: a.Tags, Data: a.ListData,
 		Version: a.Version, CreatedAt: formatTime(a.CreatedAt), UpdatedAt: formatTime(a.UpdatedAt),
 	}
 	if full {

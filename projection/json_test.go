@@ -10,18 +10,18 @@ func TestDoc(t *testing.T) {
 	berlin := time.FixedZone("CET", 3600)
 	rootArt := Artifact{
 		ID: root, Hierarchy: "default",
-		Data:    json.RawMessage(`{"type":"generic","content":"big","metadata":{}}`),
-		Summary: json.RawMessage(`{"type":"generic","metadata":{}}`),
-		Version: 1, CreatedAt: t0, UpdatedAt: t0, Live: true, Created: 1,
+		Data:     json.RawMessage(`{"type":"generic","content":"big","metadata":{}}`),
+		ListData: json.RawMessage(`{"type":"generic","metadata":{}}`),
+		Version:  1, CreatedAt: t0, UpdatedAt: t0, Live: true, CreatedSeq: 1,
 	}
 	childArt := Artifact{
 		ID: child, Parent: root, Hierarchy: "ml", Level: 2, Tags: []string{"b", "a"},
-		Data: json.RawMessage(`{"k":1}`), Summary: json.RawMessage(`{"k":1}`),
+		Data: json.RawMessage(`{"k":1}`), ListData: json.RawMessage(`{"k":1}`),
 		Version: 3,
 		// Another zone, and more precision than milliseconds.
 		CreatedAt: time.Date(2026, 11, 27, 13, 0, 0, 999_999_999, berlin),
 		UpdatedAt: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC),
-		Live:      true, Created: 2,
+		Live:      true, CreatedSeq: 2,
 	}
 	deletedArt := Artifact{ID: root2, Hierarchy: "default", Version: 2, CreatedAt: t0, UpdatedAt: t0.Add(time.Hour)}
 	tests := []struct {

@@ -52,7 +52,7 @@ func (v *KVView) durable() string { return v.bucket() + "_writer" }
 // Open opens the bucket and the durable consumer, creating what does not
 // exist yet.
 func (v *KVView) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consumer, error) {
-	kv, err := jsopen.Open(
+	kv, err := jsopen.GetOrCreate(
 		func() (jetstream.KeyValue, error) { return v.JS.KeyValue(ctx, v.bucket()) },
 		func() (jetstream.KeyValue, error) {
 			return v.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -66,7 +66,7 @@ func (v *KVView) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consum
 	if err != nil {
 		return nil, nil, fmt.Errorf("open bucket %s: %w", v.bucket(), err)
 	}
-	cons, err := jsopen.Open(
+	cons, err := jsopen.GetOrCreate(
 		func() (jetstream.Consumer, error) { return v.JS.Consumer(ctx, v.Log.Stream(), v.durable()) },
 		func() (jetstream.Consumer, error) {
 			return v.JS.CreateConsumer(ctx, v.Log.Stream(), jetstream.ConsumerConfig{

@@ -120,7 +120,7 @@ func TestKVView(t *testing.T) {
 	w.append(created(child2, root, 1, `{}`))
 	w.append(deleted(child2))
 
-	p := New()
+	p := New(w.log.Layout())
 	run(t, w.log, p)
 	v := startKV(t, w, p, "")
 	waitLag(t, w, v)
@@ -134,7 +134,7 @@ func TestKVView(t *testing.T) {
 	w.append(updated(root2, `{"r":3}`))
 	w.append(deleted(child3))
 	w.append(updated(child3, `{"gone":true}`)) // deleted: ignored
-	w.append(deleted(root))                    // has a child: ignored
+	w.append(deleted(root))                    // has a child: ignored, and seals root
 	w.append(updated(unknown, `{}`))           // never created: ignored
 	last := w.append(created(id(20), child, 2, `{}`))
 	waitLag(t, w, v)
@@ -170,7 +170,7 @@ func TestKVView(t *testing.T) {
 func TestKVViewTwoWriters(t *testing.T) {
 	w := newWriter(t)
 	const bucket = "STATE_TWO"
-	p1, p2 := New(), New()
+	p1, p2 := New(w.log.Layout()), New(w.log.Layout())
 	run(t, w.log, p1)
 	run(t, w.log, p2)
 	v1 := startKV(t, w, p1, bucket)
@@ -210,7 +210,7 @@ func TestKVViewTwoWriters(t *testing.T) {
 // the view writes) still all reach the bucket.
 func TestKVViewAcrossManyBatches(t *testing.T) {
 	w := newWriter(t)
-	p := New()
+	p := New(w.log.Layout())
 	run(t, w.log, p)
 	v := startKV(t, w, p, "")
 	for i := range 3*kvBatch + 7 {

@@ -20,8 +20,8 @@ type Projection struct {
 }
 
 // New returns a projection of an empty log, not ready until MarkReady.
-func New() *Projection {
-	return &Projection{state: NewState(), ready: make(chan struct{})}
+func New(layout events.Layout) *Projection {
+	return &Projection{state: NewState(layout), ready: make(chan struct{})}
 }
 
 // Apply folds env in and wakes those waiting for its position. Only the

@@ -9,8 +9,11 @@ import (
 	"arbor/events"
 )
 
+// applyAt applies the creation of root id(seq) at seq, on its root subject.
 func applyAt(p *Projection, seq uint64) {
-	p.Apply(events.Envelope{Seq: seq, Time: at(seq), Event: created(id(seq), none, 0, `{}`)})
+	ev := created(id(seq), none, 0, `{}`)
+	subject := testLayout.Root(events.Place{Key: events.Key(ev.ID), Hierarchy: ev.Hierarchy}, ev.ID, "level_0")
+	p.Apply(events.Envelope{Seq: seq, Time: at(seq), Subject: subject, Event: ev})
 }
 
 func cancelled(t *testing.T) context.Context {
@@ -20,7 +23,7 @@ func cancelled(t *testing.T) context.Context {
 }
 
 func TestWaitFor(t *testing.T) {
-	p := New()
+	p := New(testLayout)
 	// A position already applied returns at once, even on a done context.
 	if err := p.WaitFor(cancelled(t), 0); err != nil {
 		t.Fatalf("WaitFor(0) = %v, want nil", err)
@@ -76,7 +79,7 @@ func TestWaitFor(t *testing.T) {
 }
 
 func TestWaitReady(t *testing.T) {
-	p := New()
+	p := New(testLayout)
 	if p.Ready() {
 		t.Fatal("Ready of a new projection = true, want false")
 	}
@@ -121,7 +124,7 @@ func TestWaitReady(t *testing.T) {
 // only once the waiter of the last has returned, so a waiter woken early
 // sees a position below its own.
 func TestWaitForManyWaiters(t *testing.T) {
-	p := New()
+	p := New(testLayout)
 	const n = 200
 	seen := make([]chan uint64, n+1)
 	for pos := 1; pos <= n; pos++ {
@@ -150,7 +153,7 @@ func TestWaitForManyWaiters(t *testing.T) {
 // Readers under Read see the state as of one position while the writer
 // applies; run with -race.
 func TestReadWhileApplying(t *testing.T) {
-	p := New()
+	p := New(testLayout)
 	const n = 200
 	go func() {
 		for seq := uint64(1); seq <= n; seq++ {

@@ -3,6 +3,7 @@ package projection
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -17,11 +18,14 @@ type Artifact struct {
 	Parent    ulid.ULID // zero for a root
 	Hierarchy string
 	Level     int
-	Tags      []string
-	// Data is the artifact's data as written; Summary is the same without
+	// Key is the placement key of the artifact's root: with the layout it
+	// gives the shard token of every subject of the tree.
+	Key  uint16
+	Tags []string
+	// Data is the artifact's data as written; ListData is the same without
 	// its top-level "content" (the very same bytes when it has none).
-	Data    json.RawMessage
-	Summary json.RawMessage
+	Data     json.RawMessage
+	ListData json.RawMessage
 	// Content is the artifact's content in the object store, if any. For
 	// JSON content moved there, Data holds a null in its place.
 	Content *events.Content
@@ -33,13 +37,29 @@ type Artifact struct {
 	Live bool
 	// Children counts live children.
 	Children int
-	// Boundary is the position of the last event in the artifact's
-	// consistency boundary (its own events and its children's creations):
-	// what a conditional write into the boundary expects.
-	Boundary uint64
-	// Created is the position of the artifact's creation event.
-	Created uint64
+	// CreatedSeq is the position of the artifact's creation event.
+	CreatedSeq uint64
+	Subjects
 }
+
+// Subjects holds where the artifact's subjects stand in the log: what the
+// preconditions of writes to it expect.
+type Subjects struct {
+	// OwnSeq is the position of the last message on the artifact's own
+	// subject, zero when there is none.
+	OwnSeq uint64
+	// KidsLabel is the label token of the artifact's kids subject, fixed by
+	// the first creation under it; empty until then. KidsSeq is the
+	// position of the last message on that subject.
+	KidsLabel string
+	KidsSeq   uint64
+	// Sealed is true once a seal of the artifact is in the log: no child
+	// can be created under it any more.
+	Sealed bool
+}
+
+// Place is where the artifact's tree lives in the subject space.
+func (a Artifact) Place() events.Place { return events.Place{Key: a.Key, Hierarchy: a.Hierarchy} }
 
 type node struct {
 	Artifact
@@ -48,66 +68,168 @@ type node struct {
 }
 
 // State is the fold of the log: an index by id, children in creation order,
-// boundary positions, live artifacts in creation order and counts. The zero
+// subject positions, live artifacts in creation order and counts. The zero
 // value is not usable; call NewState. A State is not safe for concurrent
 // use; Projection guards one.
 type State struct {
-	byID map[ulid.ULID]*node
-	// boundary holds the last position of every boundary that has events,
-	// including those of events the fold ignored: the server counts them.
-	boundary map[ulid.ULID]uint64
-	order    []*node // every artifact ever created, in creation order
-	live     fenwick // 1 at order[i] while it is live
-	counts   map[string][]int
-	applied  uint64
+	layout events.Layout
+	byID   map[ulid.ULID]*node
+	// stray holds the positions of arbor's subjects about artifacts not
+	// created (yet): what a later creation of that id finds there.
+	stray   map[string]uint64
+	order   []*node // every artifact ever created, in creation order
+	live    fenwick // 1 at order[i] while it is live
+	counts  map[string][]int
+	applied uint64
+	ignored int
 }
 
-// NewState returns the fold of an empty log.
-func NewState() *State {
+// NewState returns the fold of an empty log whose subjects follow layout.
+func NewState(layout events.Layout) *State {
 	return &State{
-		byID:     make(map[ulid.ULID]*node),
-		boundary: make(map[ulid.ULID]uint64),
-		counts:   make(map[string][]int),
+		layout: layout,
+		byID:   make(map[ulid.ULID]*node),
+		stray:  make(map[string]uint64),
+		counts: make(map[string][]int),
 	}
 }
 
 // Applied is the position of the last event folded in.
 func (s *State) Applied() uint64 { return s.applied }
 
-// Apply folds one event in. It does no I/O and never fails: an event that
-// does not fit the state (an unknown type, a creation under a parent that is
-// not live, a second creation of an id, a change to an artifact that is not
-// live) leaves the artifacts as they are and only moves positions, so that
-// every replica of the fold agrees.
+// Ignored counts the events the fold left out because they break a rule or
+// are not on the subject arbor writes them to; the server stored them all
+// the same.
+func (s *State) Ignored() int { return s.ignored }
+
+// Layout is the subject layout the state was folded with.
+func (s *State) Layout() events.Layout { return s.layout }
+
+// Apply folds one event in. It does no I/O and never fails. An event that
+// does not fit the state (an unknown type, a creation under a parent that
+// is not live or is sealed, a second creation of an id, a change to an
+// artifact that is not live, an event on a subject other than the one arbor
+// writes it to) leaves the artifacts as they are and only moves the
+// positions the server moved, so that every replica of the fold agrees.
 func (s *State) Apply(env events.Envelope) {
 	s.applied = env.Seq
-	if env.Event == nil {
-		// The server counted the event in its boundary all the same.
-		if p, ok := events.ParseSubject(env.Subject); ok {
-			s.boundary[p.Boundary] = env.Seq
+	sub, ok := events.ParseSubject(env.Subject)
+	switch {
+	case !ok || sub.Prefix != s.layout.Prefix:
+		s.ignored++
+	case sub.Legacy:
+		s.applyLegacy(env, sub)
+	default:
+		s.apply(env, sub)
+	}
+}
+
+// apply folds an event of the exact-subject layout.
+func (s *State) apply(env events.Envelope, sub events.Subject) {
+	var n *node
+	if sub.Kind != events.KindRoot {
+		// The message moves its subject's position, whatever it holds.
+		if n = s.byID[sub.ID]; n == nil {
+			s.addStray(env, sub)
+			s.ignored++
+			return
+		}
+		if !s.ownSubject(n, sub) {
+			s.ignored++
+			return
+		}
+		switch sub.Kind {
+		case events.KindArt:
+			n.OwnSeq = env.Seq
+		case events.KindKids:
+			n.KidsLabel, n.KidsSeq = sub.Label, env.Seq
+		default:
+			n.Sealed = true
+		}
+	}
+	if sub.Kind == events.KindRoot {
+		ev, ok := env.Event.(events.ArtifactCreated)
+		if !ok || ev.ID != sub.ID || !ev.Parent.IsZero() || ev.Hierarchy != sub.Hierarchy ||
+			sub.Shard != s.shardToken(events.Key(ev.ID)) || !s.create(env, ev, events.Key(ev.ID)) {
+			s.ignored++
 		}
 		return
 	}
-	// The server counts an event in the boundary its subject names. An
-	// event whose subject and body disagree was not written by arbor's
-	// commands: count it there, and fold nothing from it.
-	if p, ok := events.ParseSubject(env.Subject); ok &&
-		(p.Boundary != events.Boundary(env.Event) || p.Artifact != env.Event.ArtifactID()) {
-		s.boundary[p.Boundary] = env.Seq
-		return
-	}
-	s.boundary[events.Boundary(env.Event)] = env.Seq
+	fits := false
 	switch ev := env.Event.(type) {
 	case events.ArtifactCreated:
-		s.create(env, ev)
+		fits = sub.Kind == events.KindKids && ev.Parent == n.ID && ev.Hierarchy == n.Hierarchy && s.create(env, ev, n.Key)
 	case events.ArtifactUpdated:
-		if n := s.byID[ev.ID]; n != nil && n.Live {
+		if fits = sub.Kind == events.KindArt && ev.ID == n.ID && n.Live; fits {
 			n.Artifact = n.Artifact.AfterUpdate(env, ev)
 		}
 	case events.ArtifactDeleted:
-		if n := s.byID[ev.ID]; n != nil && n.Live && len(n.children) == 0 {
+		if fits = sub.Kind == events.KindArt && ev.ID == n.ID && n.Live && len(n.children) == 0; fits {
 			s.delete(env, n)
 		}
+	case events.ArtifactSealed:
+		fits = sub.Kind == events.KindSeal && ev.ID == n.ID
+	}
+	if !fits {
+		s.ignored++
+	}
+}
+
+// ownSubject reports whether sub is one of n's own subjects (art, kids,
+// seal) exactly as arbor writes them: in n's shard and hierarchy, a seal
+// index in range, and one label for its kids.
+func (s *State) ownSubject(n *node, sub events.Subject) bool {
+	if sub.Shard != s.shardToken(n.Key) || sub.Hierarchy != n.Hierarchy {
+		return false
+	}
+	switch sub.Kind {
+	case events.KindArt:
+		return true
+	case events.KindKids:
+		return n.KidsLabel == "" || n.KidsLabel == sub.Label
+	default:
+		return sub.Seal < s.layout.Seals
+	}
+}
+
+func (s *State) shardToken(key uint16) string { return s.layout.ShardToken(s.layout.Shard(key)) }
+
+// applyLegacy folds an event of the first layout, where an event's subject
+// named the consistency boundary it was written in and the artifact.
+func (s *State) applyLegacy(env events.Envelope, sub events.Subject) {
+	b, _ := events.LegacyBoundary(env.Subject)
+	fits := false
+	if env.Event != nil && env.Event.ArtifactID() != sub.ID {
+		s.ignored++
+		return
+	}
+	switch ev := env.Event.(type) {
+	case events.ArtifactCreated:
+		boundary := ev.ID
+		if !ev.Parent.IsZero() {
+			boundary = ev.Parent
+		}
+		if boundary == b {
+			key := events.Key(ev.ID)
+			if p := s.byID[ev.Parent]; p != nil {
+				key = p.Key
+			}
+			fits = s.create(env, ev, key)
+		}
+	case events.ArtifactUpdated:
+		if n := s.byID[ev.ID]; n != nil && n.Live && b == ev.ID {
+			own := n.OwnSeq // the first layout had no own subject
+			n.Artifact, fits = n.Artifact.AfterUpdate(env, ev), true
+			n.OwnSeq = own
+		}
+	case events.ArtifactDeleted:
+		if n := s.byID[ev.ID]; n != nil && n.Live && len(n.children) == 0 && b == ev.ID {
+			s.delete(env, n)
+			fits = true
+		}
+	}
+	if !fits {
+		s.ignored++
 	}
 }
 
@@ -115,7 +237,7 @@ func (s *State) delete(env events.Envelope, n *node) {
 	n.Live = false
 	n.Version++
 	n.UpdatedAt = env.Time
-	n.Data, n.Summary, n.Tags, n.Content = nil, nil, nil, nil
+	n.Data, n.ListData, n.Tags, n.Content = nil, nil, nil, nil
 	s.live.add(n.pos, -1)
 	s.counts[n.Hierarchy][n.Level]--
 	if p := s.byID[n.Parent]; p != nil {
@@ -123,19 +245,25 @@ func (s *State) delete(env events.Envelope, n *node) {
 	}
 }
 
-func (s *State) create(env events.Envelope, ev events.ArtifactCreated) {
+// create folds the creation ev in the tree whose root has placement key
+// key, and reports whether it fits.
+func (s *State) create(env events.Envelope, ev events.ArtifactCreated, key uint16) bool {
 	if _, taken := s.byID[ev.ID]; taken {
-		return
+		return false
 	}
 	var parent *node
 	if !ev.Parent.IsZero() {
-		if parent = s.byID[ev.Parent]; parent == nil || !parent.Live || ev.Level != parent.Level+1 {
-			return
+		if parent = s.byID[ev.Parent]; parent == nil || !parent.Live || parent.Sealed || ev.Level != parent.Level+1 {
+			return false
 		}
 	} else if ev.Level != 0 {
-		return
+		return false
 	}
 	n := &node{Artifact: AfterCreate(env, ev), pos: len(s.order)}
+	n.Key = key
+	if len(s.stray) > 0 {
+		s.unstray(n)
+	}
 	s.byID[ev.ID] = n
 	s.order = append(s.order, n)
 	s.live.push(1)
@@ -148,28 +276,67 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated) {
 	if parent != nil {
 		parent.children = append(parent.children, n)
 	}
+	return true
+}
+
+// addStray remembers a message about an id not created (yet) by its
+// subject. As for a created artifact, the first kids subject of an id (in
+// one shard and hierarchy) fixes its label: another label is not kept.
+func (s *State) addStray(env events.Envelope, sub events.Subject) {
+	if sub.Kind == events.KindKids {
+		prefix := env.Subject[:len(env.Subject)-len(sub.Label)]
+		if kids, _, ok := s.strayKids(prefix); ok && kids != env.Subject {
+			return
+		}
+	}
+	s.stray[env.Subject] = env.Seq
+}
+
+// strayKids finds the stray kids subject starting with prefix (which ends
+// with the id and a dot), and its last position.
+func (s *State) strayKids(prefix string) (string, uint64, bool) {
+	for subject, seq := range s.stray {
+		if strings.HasPrefix(subject, prefix) {
+			return subject, seq, true
+		}
+	}
+	return "", 0, false
+}
+
+// unstray gives n the positions of messages about its id that came before
+// its creation, on n's subjects exactly as arbor writes them.
+func (s *State) unstray(n *node) {
+	p := n.Place()
+	if seq, ok := s.stray[s.layout.Art(p, n.ID)]; ok {
+		n.OwnSeq = seq
+	}
+	for i := range s.layout.Seals {
+		if _, ok := s.stray[s.layout.Seal(p, n.ID, i)]; ok {
+			n.Sealed = true
+		}
+	}
+	prefix := s.layout.Kids(p, n.ID, "")
+	if subject, seq, ok := s.strayKids(prefix); ok {
+		n.KidsLabel, n.KidsSeq = subject[len(prefix):], seq
+	}
 }
 
 // AfterCreate is the artifact the creation ev at env makes.
 func AfterCreate(env events.Envelope, ev events.ArtifactCreated) Artifact {
-	a := Artifact{
+	return Artifact{
 		ID: ev.ID, Parent: ev.Parent, Hierarchy: ev.Hierarchy, Level: ev.Level,
-		Tags: ev.Tags, Data: ev.Data, Summary: withoutContent(ev.Data), Content: ev.Content,
+		Tags: ev.Tags, Data: ev.Data, ListData: withoutContent(ev.Data), Content: ev.Content,
 		Version: 1, CreatedAt: env.Time, UpdatedAt: env.Time,
-		Live: true, Created: env.Seq,
+		Live: true, CreatedSeq: env.Seq,
 	}
-	if events.Boundary(ev) == ev.ID {
-		a.Boundary = env.Seq
-	}
-	return a
 }
 
 // AfterUpdate is a once the update ev at env is applied.
 func (a Artifact) AfterUpdate(env events.Envelope, ev events.ArtifactUpdated) Artifact {
-	a.Tags, a.Data, a.Summary, a.Content = ev.Tags, ev.Data, withoutContent(ev.Data), ev.Content
+	a.Tags, a.Data, a.ListData, a.Content = ev.Tags, ev.Data, withoutContent(ev.Data), ev.Content
 	a.Version++
 	a.UpdatedAt = env.Time
-	a.Boundary = env.Seq
+	a.OwnSeq = env.Seq
 	return a
 }
 
@@ -183,18 +350,12 @@ func (s *State) Get(id ulid.ULID) (Artifact, bool) {
 	return s.artifact(n), true
 }
 
-// artifact is n as readers see it, with its boundary's position and its
-// number of live children.
+// artifact is n as readers see it, with its number of live children.
 func (s *State) artifact(n *node) Artifact {
 	a := n.Artifact
-	a.Boundary = s.boundary[n.ID]
 	a.Children = len(n.children)
 	return a
 }
-
-// BoundaryOf is the position of the last event in id's boundary, zero when
-// it has none. It is defined for ids not (or not yet) created too.
-func (s *State) BoundaryOf(id ulid.ULID) uint64 { return s.boundary[id] }
 
 // Children calls fn with each live child of id in creation order until fn
 // returns false.

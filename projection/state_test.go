@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ var t0 = time.Date(2026, 11, 27, 12, 0, 0, 123_000_000, time.UTC)
 
 func at(seq uint64) time.Time { return t0.Add(time.Duration(seq) * time.Second) }
 
-// id returns a fixed, readable artifact id.
+// id returns a fixed, readable artifact id. Its placement key is 0, so
+// every tree of such ids is in shard 00.
 func id(n uint64) ulid.ULID {
 	var u ulid.ULID
 	binary.BigEndian.PutUint64(u[8:], n)
@@ -37,6 +39,18 @@ var (
 	none    ulid.ULID
 )
 
+// testLayout is the subject layout of the fold tests: 256 shards and one
+// seal per artifact, what a stream on one server gets.
+var testLayout = events.Layout{Prefix: "arbor", Shards: 256, Seals: 1}
+
+// levels is the depth of every hierarchy in the tests: level_0 to
+// level_2. Above the deepest level an artifact could have children, so
+// its deletion seals it.
+const levels = 3
+
+// label is the level label of level n in the tests' hierarchies.
+func label(n int) string { return "level_" + strconv.Itoa(n) }
+
 func created(id, parent ulid.ULID, level int, data string, tags ...string) events.ArtifactCreated {
 	return events.ArtifactCreated{ID: id, Parent: parent, Hierarchy: "default", Level: level, Tags: tags, Data: json.RawMessage(data)}
 }
@@ -47,16 +61,102 @@ func updated(id ulid.ULID, data string, tags ...string) events.ArtifactUpdated {
 
 func deleted(id ulid.ULID) events.ArtifactDeleted { return events.ArtifactDeleted{ID: id} }
 
-// fold applies evs at positions 1, 2, ..., the event at position n at
-// at(n). A nil event stands for one of a type this build does not know.
+// decideWrite is the write a command makes for ev as s has it before ev
+// (see command/decide.go): a root's creation on its root subject,
+// expecting no creation of its id as a root; a child's creation on its
+// parent's kids subject, expecting the parent's first seal empty; an
+// update or a deletion on the artifact's own subject, expecting it where s
+// has it. The deletion of an artifact that could have children seals it
+// in the same batch, expecting its kids subject where s has it. Events of
+// other types (nil too) get an empty write: no subject.
+//
+// It decides without judging: it gives a subject to events a command
+// would refuse (a creation under an unknown parent, an update of an
+// unknown id), as a careless writer would.
+func decideWrite(s *State, ev events.Event) events.Write {
+	l := s.Layout()
+	switch ev := ev.(type) {
+	case events.ArtifactCreated:
+		if ev.Parent.IsZero() {
+			place := events.Place{Key: events.Key(ev.ID), Hierarchy: ev.Hierarchy}
+			return events.Write{
+				Subject: l.Root(place, ev.ID, label(0)),
+				Expect:  events.Expect{Subject: l.RootFilter(ev.ID)},
+				Label:   label(0),
+			}
+		}
+		p, ok := s.Get(ev.Parent)
+		if !ok {
+			p = Artifact{ID: ev.Parent, Key: events.Key(ev.Parent), Hierarchy: ev.Hierarchy, Level: ev.Level - 1}
+		}
+		return events.Write{
+			Subject: l.Kids(p.Place(), p.ID, kidsLabel(p)),
+			Expect:  events.Expect{Subject: l.Seal(p.Place(), p.ID, 0)},
+			Label:   label(ev.Level),
+		}
+	case events.ArtifactUpdated:
+		return ownWrite(s, ev.ID)
+	case events.ArtifactDeleted:
+		w := ownWrite(s, ev.ID)
+		if a, ok := s.Get(ev.ID); ok && (a.Level+1 < levels || a.KidsLabel != "") {
+			for i := range l.Seals {
+				w.Seals = append(w.Seals, l.Seal(a.Place(), a.ID, i))
+			}
+			w.SealExpect = events.Expect{Subject: l.Kids(a.Place(), a.ID, kidsLabel(a)), Last: a.KidsSeq}
+		}
+		return w
+	case events.ArtifactSealed:
+		a, ok := s.Get(ev.ID)
+		if !ok {
+			a = Artifact{ID: ev.ID, Key: events.Key(ev.ID), Hierarchy: "default"}
+		}
+		return events.Write{Subject: l.Seal(a.Place(), a.ID, 0)}
+	}
+	return events.Write{}
+}
+
+// ownWrite is a write on id's own subject, expecting it where s has it.
+func ownWrite(s *State, id ulid.ULID) events.Write {
+	a, ok := s.Get(id)
+	if !ok {
+		a = Artifact{ID: id, Key: events.Key(id), Hierarchy: "default"}
+	}
+	art := s.Layout().Art(a.Place(), id)
+	return events.Write{Subject: art, Expect: events.Expect{Subject: art, Last: a.OwnSeq}, Label: label(a.Level)}
+}
+
+// kidsLabel is the label token of p's kids subject: the one its first
+// child's creation used, or the label of the level below p.
+func kidsLabel(p Artifact) string {
+	if p.KidsLabel != "" {
+		return p.KidsLabel
+	}
+	return label(p.Level + 1)
+}
+
+// applyWrite applies ev at seq on the subject decideWrite gives it, as s
+// has it; seals are not written (a table states them as events).
+func applyWrite(s *State, seq uint64, ev events.Event) {
+	s.Apply(events.Envelope{ID: ulid.Make(), Time: at(seq), Seq: seq, Subject: decideWrite(s, ev).Subject, Event: ev})
+}
+
+// fold applies evs at positions 1, 2, ..., each on the subject a command
+// would write it to (see applyWrite), the event at position n at at(n). A
+// nil event stands for one of a type this build does not know, with no
+// subject.
 func fold(evs ...events.Event) *State {
-	s := NewState()
+	s := NewState(testLayout)
 	for i, ev := range evs {
-		seq := uint64(i + 1)
-		s.Apply(events.Envelope{ID: ulid.Make(), Time: at(seq), Seq: seq, Event: ev})
+		applyWrite(s, uint64(i+1), ev)
 	}
 	return s
 }
+
+// own and kids are the subject positions of an artifact with messages on
+// its own subject only, or on its children's subject (labelled level_1)
+// only.
+func own(seq uint64) Subjects  { return Subjects{OwnSeq: seq} }
+func kids(seq uint64) Subjects { return Subjects{KidsLabel: label(1), KidsSeq: seq} }
 
 func ids(as []Artifact) []ulid.ULID {
 	out := []ulid.ULID{}
@@ -79,23 +179,23 @@ func TestApply(t *testing.T) {
 	tests := []struct {
 		name   string
 		events []events.Event
-		// want is every artifact ever created, in creation order.
+		// want is every artifact ever created, in creation order, with
+		// the positions of its subjects.
 		want     []Artifact
 		absent   []ulid.ULID
-		boundary map[ulid.ULID]uint64
 		children map[ulid.ULID][]ulid.ULID
 		counts   map[string][]int
+		ignored  int
 	}{
 		{
 			name:   "create root",
 			events: []events.Event{created(root, none, 0, `{"name":"r"}`, "a", "b")},
 			want: []Artifact{{
 				ID: root, Hierarchy: "default", Tags: []string{"a", "b"},
-				Data: json.RawMessage(`{"name":"r"}`), Summary: json.RawMessage(`{"name":"r"}`),
-				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 1, Created: 1,
+				Data: json.RawMessage(`{"name":"r"}`), ListData: json.RawMessage(`{"name":"r"}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, CreatedSeq: 1,
 			}},
 			absent:   []ulid.ULID{child, unknown},
-			boundary: map[ulid.ULID]uint64{root: 1, child: 0, unknown: 0},
 			children: map[ulid.ULID][]ulid.ULID{root: {}, unknown: {}},
 			counts:   map[string][]int{"default": {1}},
 		},
@@ -106,14 +206,13 @@ func TestApply(t *testing.T) {
 				created(child, root, 1, `{"content":"big","k":1}`, "x"),
 			},
 			want: []Artifact{{
-				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`),
-				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 2, Created: 1,
+				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, CreatedSeq: 1, Subjects: kids(2),
 			}, {
 				ID: child, Parent: root, Hierarchy: "default", Level: 1, Tags: []string{"x"},
-				Data: json.RawMessage(`{"content":"big","k":1}`), Summary: json.RawMessage(`{"k":1}`),
-				Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Boundary: 0, Created: 2,
+				Data: json.RawMessage(`{"content":"big","k":1}`), ListData: json.RawMessage(`{"k":1}`),
+				Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, CreatedSeq: 2,
 			}},
-			boundary: map[ulid.ULID]uint64{root: 2, child: 0},
 			children: map[ulid.ULID][]ulid.ULID{root: {child}, child: {}},
 			counts:   map[string][]int{"default": {1, 1}},
 		},
@@ -126,12 +225,11 @@ func TestApply(t *testing.T) {
 				created(child2, root, 1, `{}`),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 3, Boundary: 4, Created: 1},
-				{ID: child3, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Created: 2},
-				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Created: 3},
-				{ID: child2, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, Created: 4},
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 3, CreatedSeq: 1, Subjects: kids(4)},
+				{ID: child3, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, CreatedSeq: 2},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, CreatedSeq: 3},
+				{ID: child2, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, CreatedSeq: 4},
 			},
-			boundary: map[ulid.ULID]uint64{root: 4, child: 0, child2: 0, child3: 0},
 			children: map[ulid.ULID][]ulid.ULID{root: {child3, child, child2}},
 			counts:   map[string][]int{"default": {1, 3}},
 		},
@@ -143,14 +241,13 @@ func TestApply(t *testing.T) {
 			},
 			want: []Artifact{{
 				ID: root, Hierarchy: "default", Tags: []string{"new", "tags"},
-				Data: json.RawMessage(`{"v":2}`), Summary: json.RawMessage(`{"v":2}`),
-				Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Live: true, Boundary: 2, Created: 1,
+				Data: json.RawMessage(`{"v":2}`), ListData: json.RawMessage(`{"v":2}`),
+				Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Live: true, CreatedSeq: 1, Subjects: own(2),
 			}},
-			boundary: map[ulid.ULID]uint64{root: 2},
-			counts:   map[string][]int{"default": {1}},
+			counts: map[string][]int{"default": {1}},
 		},
 		{
-			name: "update of a child moves its boundary, not its parent's",
+			name: "update of a child moves its own subject, not its parent's",
 			events: []events.Event{
 				created(root, none, 0, `{}`),
 				created(child, root, 1, `{}`),
@@ -158,14 +255,13 @@ func TestApply(t *testing.T) {
 				updated(child, `{"v":3}`, "t"),
 			},
 			want: []Artifact{{
-				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`),
-				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 2, Created: 1,
+				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, CreatedSeq: 1, Subjects: kids(2),
 			}, {
 				ID: child, Parent: root, Hierarchy: "default", Level: 1, Tags: []string{"t"},
-				Data: json.RawMessage(`{"v":3}`), Summary: json.RawMessage(`{"v":3}`),
-				Version: 3, CreatedAt: at(2), UpdatedAt: at(4), Live: true, Boundary: 4, Created: 2,
+				Data: json.RawMessage(`{"v":3}`), ListData: json.RawMessage(`{"v":3}`),
+				Version: 3, CreatedAt: at(2), UpdatedAt: at(4), Live: true, CreatedSeq: 2, Subjects: own(4),
 			}},
-			boundary: map[ulid.ULID]uint64{root: 2, child: 4},
 			children: map[ulid.ULID][]ulid.ULID{root: {child}},
 			counts:   map[string][]int{"default": {1, 1}},
 		},
@@ -177,13 +273,12 @@ func TestApply(t *testing.T) {
 				deleted(child),
 			},
 			want: []Artifact{{
-				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`),
-				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 0, Boundary: 2, Created: 1,
+				ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 0, CreatedSeq: 1, Subjects: kids(2),
 			}, {
 				ID: child, Parent: root, Hierarchy: "default", Level: 1,
-				Version: 2, CreatedAt: at(2), UpdatedAt: at(3), Live: false, Boundary: 3, Created: 2,
+				Version: 2, CreatedAt: at(2), UpdatedAt: at(3), Live: false, CreatedSeq: 2, Subjects: own(3),
 			}},
-			boundary: map[ulid.ULID]uint64{root: 2, child: 3},
 			children: map[ulid.ULID][]ulid.ULID{root: {}, child: {}},
 			counts:   map[string][]int{"default": {1, 0}},
 		},
@@ -197,12 +292,11 @@ func TestApply(t *testing.T) {
 				deleted(child2),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 2, Boundary: 4, Created: 1},
-				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Created: 2},
-				{ID: child2, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(3), UpdatedAt: at(5), Boundary: 5, Created: 3},
-				{ID: child3, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, Created: 4},
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 2, CreatedSeq: 1, Subjects: kids(4)},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, CreatedSeq: 2},
+				{ID: child2, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(3), UpdatedAt: at(5), CreatedSeq: 3, Subjects: own(5)},
+				{ID: child3, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, CreatedSeq: 4},
 			},
-			boundary: map[ulid.ULID]uint64{root: 4, child2: 5},
 			children: map[ulid.ULID][]ulid.ULID{root: {child, child3}},
 			counts:   map[string][]int{"default": {1, 2}},
 		},
@@ -214,11 +308,22 @@ func TestApply(t *testing.T) {
 				deleted(root),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(3), Boundary: 3, Created: 1},
-				{ID: root2, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Boundary: 2, Created: 2},
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(3), CreatedSeq: 1, Subjects: own(3)},
+				{ID: root2, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, CreatedSeq: 2},
 			},
-			boundary: map[ulid.ULID]uint64{root: 3, root2: 2},
-			counts:   map[string][]int{"default": {1}},
+			counts: map[string][]int{"default": {1}},
+		},
+		{
+			name: "a seal after a deletion",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				deleted(root),
+				events.ArtifactSealed{ID: root},
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), CreatedSeq: 1, Subjects: Subjects{OwnSeq: 2, Sealed: true}},
+			},
+			counts: map[string][]int{"default": {0}},
 		},
 		{
 			name: "counts per hierarchy and level",
@@ -229,16 +334,17 @@ func TestApply(t *testing.T) {
 				events.ArtifactCreated{ID: child2, Parent: child, Hierarchy: "ml", Level: 2, Data: json.RawMessage(`{}`)},
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 1, Created: 1},
-				{ID: root2, Hierarchy: "ml", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Children: 1, Boundary: 3, Created: 2},
-				{ID: child, Parent: root2, Hierarchy: "ml", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Children: 1, Boundary: 4, Created: 3},
-				{ID: child2, Parent: child, Hierarchy: "ml", Level: 2, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, Created: 4},
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, CreatedSeq: 1},
+				{ID: root2, Hierarchy: "ml", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Children: 1, CreatedSeq: 2, Subjects: kids(3)},
+				{ID: child, Parent: root2, Hierarchy: "ml", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Children: 1, CreatedSeq: 3, Subjects: Subjects{KidsLabel: label(2), KidsSeq: 4}},
+				{ID: child2, Parent: child, Hierarchy: "ml", Level: 2, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(4), UpdatedAt: at(4), Live: true, CreatedSeq: 4},
 			},
 			children: map[ulid.ULID][]ulid.ULID{root2: {child}, child: {child2}},
 			counts:   map[string][]int{"default": {1}, "ml": {1, 1, 1}},
 		},
 
-		// Events the fold ignores: they move positions only.
+		// Events the fold ignores: they move the positions of the subjects
+		// they are on, and nothing else.
 		{
 			name: "second creation of a taken root id",
 			events: []events.Event{
@@ -247,11 +353,11 @@ func TestApply(t *testing.T) {
 			},
 			want: []Artifact{{
 				ID: root, Hierarchy: "default", Tags: []string{"a"},
-				Data: json.RawMessage(`{"first":true}`), Summary: json.RawMessage(`{"first":true}`),
-				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 2, Created: 1,
+				Data: json.RawMessage(`{"first":true}`), ListData: json.RawMessage(`{"first":true}`),
+				Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, CreatedSeq: 1,
 			}},
-			boundary: map[ulid.ULID]uint64{root: 2},
-			counts:   map[string][]int{"default": {1}},
+			counts:  map[string][]int{"default": {1}},
+			ignored: 1,
 		},
 		{
 			name: "second creation of a taken child id under another parent",
@@ -262,13 +368,13 @@ func TestApply(t *testing.T) {
 				created(child, root2, 1, `{"second":true}`),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 3, Created: 1},
-				{ID: root2, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Children: 0, Boundary: 4, Created: 2},
-				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{"first":true}`), Summary: json.RawMessage(`{"first":true}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Boundary: 0, Created: 3},
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, CreatedSeq: 1, Subjects: kids(3)},
+				{ID: root2, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Children: 0, CreatedSeq: 2, Subjects: kids(4)},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{"first":true}`), ListData: json.RawMessage(`{"first":true}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, CreatedSeq: 3},
 			},
-			boundary: map[ulid.ULID]uint64{root: 3, root2: 4, child: 0},
 			children: map[ulid.ULID][]ulid.ULID{root: {child}, root2: {}},
 			counts:   map[string][]int{"default": {2, 1}},
+			ignored:  1,
 		},
 		{
 			name: "creation of a deleted id",
@@ -279,12 +385,12 @@ func TestApply(t *testing.T) {
 				created(child, root, 1, `{"again":true}`),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 4, Created: 1},
-				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(2), UpdatedAt: at(3), Boundary: 3, Created: 2},
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, CreatedSeq: 1, Subjects: kids(4)},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(2), UpdatedAt: at(3), CreatedSeq: 2, Subjects: own(3)},
 			},
-			boundary: map[ulid.ULID]uint64{root: 4, child: 3},
 			children: map[ulid.ULID][]ulid.ULID{root: {}},
 			counts:   map[string][]int{"default": {1, 0}},
+			ignored:  1,
 		},
 		{
 			name: "creation of a deleted root id",
@@ -294,18 +400,18 @@ func TestApply(t *testing.T) {
 				created(root, none, 0, `{"again":true}`),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), CreatedSeq: 1, Subjects: own(2)},
 			},
-			boundary: map[ulid.ULID]uint64{root: 3},
-			counts:   map[string][]int{"default": {0}},
+			counts:  map[string][]int{"default": {0}},
+			ignored: 1,
 		},
 		{
 			name:     "creation under an unknown parent",
 			events:   []events.Event{created(child, unknown, 1, `{}`)},
 			absent:   []ulid.ULID{child, unknown},
-			boundary: map[ulid.ULID]uint64{unknown: 1, child: 0},
 			children: map[ulid.ULID][]ulid.ULID{unknown: {}},
 			counts:   map[string][]int{},
+			ignored:  1,
 		},
 		{
 			name: "creation under a deleted parent",
@@ -315,33 +421,51 @@ func TestApply(t *testing.T) {
 				created(child, root, 1, `{}`),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), CreatedSeq: 1, Subjects: Subjects{OwnSeq: 2, KidsLabel: label(1), KidsSeq: 3}},
 			},
 			absent:   []ulid.ULID{child},
-			boundary: map[ulid.ULID]uint64{root: 3, child: 0},
 			children: map[ulid.ULID][]ulid.ULID{root: {}},
 			counts:   map[string][]int{"default": {0}},
+			ignored:  1,
 		},
 		{
-			name:     "update of an unknown artifact",
-			events:   []events.Event{updated(unknown, `{"a":1}`)},
-			absent:   []ulid.ULID{unknown},
-			boundary: map[ulid.ULID]uint64{unknown: 1},
-			counts:   map[string][]int{},
+			name: "creation under a sealed parent",
+			events: []events.Event{
+				created(root, none, 0, `{}`),
+				created(child, root, 1, `{}`),
+				deleted(root), // has a child: ignored
+				events.ArtifactSealed{ID: root},
+				created(child2, root, 1, `{}`),
+			},
+			want: []Artifact{
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, CreatedSeq: 1, Subjects: Subjects{OwnSeq: 3, KidsLabel: label(1), KidsSeq: 5, Sealed: true}},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, CreatedSeq: 2},
+			},
+			absent:   []ulid.ULID{child2},
+			children: map[ulid.ULID][]ulid.ULID{root: {child}},
+			counts:   map[string][]int{"default": {1, 1}},
+			ignored:  2,
 		},
 		{
-			name: "events in a boundary before its artifact is created count",
+			name:    "update of an unknown artifact",
+			events:  []events.Event{updated(unknown, `{"a":1}`)},
+			absent:  []ulid.ULID{unknown},
+			counts:  map[string][]int{},
+			ignored: 1,
+		},
+		{
+			name: "a message on an artifact's own subject before its creation counts",
 			events: []events.Event{
 				created(root, none, 0, `{}`),
 				updated(child, `{"early":true}`),
 				created(child, root, 1, `{}`),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 3, Created: 1},
-				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, Boundary: 2, Created: 3},
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, CreatedSeq: 1, Subjects: kids(3)},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(3), UpdatedAt: at(3), Live: true, CreatedSeq: 3, Subjects: own(2)},
 			},
-			boundary: map[ulid.ULID]uint64{root: 3, child: 2},
-			counts:   map[string][]int{"default": {1, 1}},
+			counts:  map[string][]int{"default": {1, 1}},
+			ignored: 1,
 		},
 		{
 			name: "update of a deleted artifact",
@@ -351,17 +475,17 @@ func TestApply(t *testing.T) {
 				updated(root, `{"a":1}`, "t"),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), CreatedSeq: 1, Subjects: own(3)},
 			},
-			boundary: map[ulid.ULID]uint64{root: 3},
-			counts:   map[string][]int{"default": {0}},
+			counts:  map[string][]int{"default": {0}},
+			ignored: 1,
 		},
 		{
-			name:     "delete of an unknown artifact",
-			events:   []events.Event{deleted(unknown)},
-			absent:   []ulid.ULID{unknown},
-			boundary: map[ulid.ULID]uint64{unknown: 1},
-			counts:   map[string][]int{},
+			name:    "delete of an unknown artifact",
+			events:  []events.Event{deleted(unknown)},
+			absent:  []ulid.ULID{unknown},
+			counts:  map[string][]int{},
+			ignored: 1,
 		},
 		{
 			name: "delete of a deleted artifact",
@@ -371,10 +495,10 @@ func TestApply(t *testing.T) {
 				deleted(root),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), Boundary: 3, Created: 1},
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(2), CreatedSeq: 1, Subjects: own(3)},
 			},
-			boundary: map[ulid.ULID]uint64{root: 3},
-			counts:   map[string][]int{"default": {0}},
+			counts:  map[string][]int{"default": {0}},
+			ignored: 1,
 		},
 		{
 			name: "delete of an artifact with live children",
@@ -384,12 +508,12 @@ func TestApply(t *testing.T) {
 				deleted(root),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Tags: []string{"t"}, Data: json.RawMessage(`{"a":1}`), Summary: json.RawMessage(`{"a":1}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, Boundary: 3, Created: 1},
-				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, Created: 2},
+				{ID: root, Hierarchy: "default", Tags: []string{"t"}, Data: json.RawMessage(`{"a":1}`), ListData: json.RawMessage(`{"a":1}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Children: 1, CreatedSeq: 1, Subjects: Subjects{OwnSeq: 3, KidsLabel: label(1), KidsSeq: 2}},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(2), UpdatedAt: at(2), Live: true, CreatedSeq: 2},
 			},
-			boundary: map[ulid.ULID]uint64{root: 3, child: 0},
 			children: map[ulid.ULID][]ulid.ULID{root: {child}},
 			counts:   map[string][]int{"default": {1, 1}},
+			ignored:  1,
 		},
 		{
 			name: "delete once the last child is gone",
@@ -401,23 +525,23 @@ func TestApply(t *testing.T) {
 				deleted(root),
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(5), Boundary: 5, Created: 1},
-				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(2), UpdatedAt: at(4), Boundary: 4, Created: 2},
+				{ID: root, Hierarchy: "default", Version: 2, CreatedAt: at(1), UpdatedAt: at(5), CreatedSeq: 1, Subjects: Subjects{OwnSeq: 5, KidsLabel: label(1), KidsSeq: 2}},
+				{ID: child, Parent: root, Hierarchy: "default", Level: 1, Version: 2, CreatedAt: at(2), UpdatedAt: at(4), CreatedSeq: 2, Subjects: own(4)},
 			},
-			boundary: map[ulid.ULID]uint64{root: 5, child: 4},
-			counts:   map[string][]int{"default": {0, 0}},
+			counts:  map[string][]int{"default": {0, 0}},
+			ignored: 1,
 		},
 		{
-			name: "an event of an unknown type",
+			name: "an event of an unknown type, with no subject",
 			events: []events.Event{
 				created(root, none, 0, `{}`),
 				nil,
 			},
 			want: []Artifact{
-				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), Summary: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, Boundary: 1, Created: 1},
+				{ID: root, Hierarchy: "default", Data: json.RawMessage(`{}`), ListData: json.RawMessage(`{}`), Version: 1, CreatedAt: at(1), UpdatedAt: at(1), Live: true, CreatedSeq: 1},
 			},
-			boundary: map[ulid.ULID]uint64{root: 1},
-			counts:   map[string][]int{"default": {1}},
+			counts:  map[string][]int{"default": {1}},
+			ignored: 1,
 		},
 	}
 	for _, tt := range tests {
@@ -444,11 +568,6 @@ func TestApply(t *testing.T) {
 					t.Fatalf("Get(%s) = %+v, want nothing", id, got)
 				}
 			}
-			for id, want := range tt.boundary {
-				if got := s.BoundaryOf(id); got != want {
-					t.Fatalf("BoundaryOf(%s) = %d, want %d", id, got, want)
-				}
-			}
 			if got := s.Total(); got != len(live) {
 				t.Fatalf("Total = %d, want %d", got, len(live))
 			}
@@ -463,47 +582,55 @@ func TestApply(t *testing.T) {
 			if got := s.Counts(); !reflect.DeepEqual(got, tt.counts) {
 				t.Fatalf("Counts = %v, want %v", got, tt.counts)
 			}
+			if got := s.Ignored(); got != tt.ignored {
+				t.Fatalf("Ignored = %d, want %d", got, tt.ignored)
+			}
 		})
 	}
 }
 
 // Positions are stream sequences: they need not start at 1 or be
-// contiguous, and an ignored event still moves its boundary.
+// contiguous, and an ignored event still moves the position of the subject
+// it is on.
 func TestApplyPositions(t *testing.T) {
-	s := NewState()
+	s := NewState(testLayout)
 	if got := s.Applied(); got != 0 {
 		t.Fatalf("Applied of an empty state = %d, want 0", got)
 	}
+	place := events.Place{Key: events.Key(root), Hierarchy: "default"}
 	steps := []struct {
 		seq     uint64
+		subject string
 		ev      events.Event
-		applied uint64
 		of      ulid.ULID
-		pos     uint64
+		want    Subjects
 	}{
-		{seq: 7, ev: created(root, none, 0, `{}`), of: root, pos: 7},
-		{seq: 9, ev: nil, of: root, pos: 7},
-		{seq: 20, ev: created(child, root, 1, `{}`), of: root, pos: 20},
-		{seq: 21, ev: created(child2, unknown, 1, `{}`), of: unknown, pos: 21},
-		{seq: 40, ev: updated(child, `{}`), of: child, pos: 40},
-		{seq: 41, ev: deleted(root), of: root, pos: 41},
+		{seq: 7, subject: testLayout.Root(place, root, "level_0"), ev: created(root, none, 0, `{}`), of: root},
+		{seq: 9, subject: testLayout.Art(place, root), ev: nil, of: root, want: own(9)},
+		{seq: 20, subject: testLayout.Kids(place, root, "level_1"), ev: created(child, root, 1, `{}`), of: root, want: Subjects{OwnSeq: 9, KidsLabel: "level_1", KidsSeq: 20}},
+		{seq: 21, subject: testLayout.Kids(place, unknown, "level_1"), ev: created(child2, unknown, 1, `{}`), of: unknown},
+		{seq: 40, subject: testLayout.Art(place, child), ev: updated(child, `{}`), of: child, want: own(40)},
+		{seq: 41, subject: testLayout.Art(place, root), ev: deleted(root), of: root, want: Subjects{OwnSeq: 41, KidsLabel: "level_1", KidsSeq: 20}},
 	}
 	for _, st := range steps {
-		s.Apply(events.Envelope{Seq: st.seq, Time: at(st.seq), Event: st.ev})
+		s.Apply(events.Envelope{Seq: st.seq, Time: at(st.seq), Subject: st.subject, Event: st.ev})
 		if got := s.Applied(); got != st.seq {
 			t.Fatalf("Applied after %d = %d, want %d", st.seq, got, st.seq)
 		}
-		if got := s.BoundaryOf(st.of); got != st.pos {
-			t.Fatalf("after %d: BoundaryOf(%s) = %d, want %d", st.seq, st.of, got, st.pos)
+		if a, _ := s.Get(st.of); a.Subjects != st.want {
+			t.Fatalf("after %d: Get(%s).Subjects = %+v, want %+v", st.seq, st.of, a.Subjects, st.want)
 		}
 	}
-	// The delete at 41 is ignored (root has a live child). Artifact.Boundary
-	// of root is not checked: it stays at 20 (the bug in the report).
-	if a, _ := s.Get(root); !a.Live || a.Children != 1 || a.Version != 1 {
-		t.Fatalf("root = Live %v Children %d Version %d, want true 1 1", a.Live, a.Children, a.Version)
+	// The delete at 41 is ignored (root has a live child), and it moved
+	// root's own subject all the same: the next write to root expects 41.
+	if a, _ := s.Get(root); !a.Live || a.Children != 1 || a.Version != 1 || a.OwnSeq != 41 {
+		t.Fatalf("root = Live %v Children %d Version %d OwnSeq %d, want true 1 1 41", a.Live, a.Children, a.Version, a.OwnSeq)
 	}
-	if a, _ := s.Get(child); a.Boundary != 40 || a.Version != 2 || a.Created != 20 {
-		t.Fatalf("child = Boundary %d Version %d Created %d, want 40 2 20", a.Boundary, a.Version, a.Created)
+	if a, _ := s.Get(child); a.OwnSeq != 40 || a.Version != 2 || a.CreatedSeq != 20 {
+		t.Fatalf("child = OwnSeq %d Version %d CreatedSeq %d, want 40 2 20", a.OwnSeq, a.Version, a.CreatedSeq)
+	}
+	if got := s.Ignored(); got != 3 {
+		t.Fatalf("Ignored = %d, want 3 (the unknown type, the orphan, the delete)", got)
 	}
 }
 
@@ -573,8 +700,8 @@ func TestPage(t *testing.T) {
 	if got := s.Total(); got != 5 {
 		t.Fatalf("Total = %d, want 5", got)
 	}
-	if got := s.Page(0, 10); got[1].Version != 1 || got[1].Created != 3 {
-		t.Fatalf("Page(0, 10)[1] = Version %d Created %d, want 1 3", got[1].Version, got[1].Created)
+	if got := s.Page(0, 10); got[1].Version != 1 || got[1].CreatedSeq != 3 {
+		t.Fatalf("Page(0, 10)[1] = Version %d CreatedSeq %d, want 1 3", got[1].Version, got[1].CreatedSeq)
 	}
 }
 
@@ -602,12 +729,12 @@ func (m *model) liveList() []ulid.ULID {
 // interleaved so that the index grows after deletions too.
 func TestPageMatchesANaiveFilter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s := NewState()
+	s := NewState(testLayout)
 	m := &model{parent: map[ulid.ULID]ulid.ULID{}, level: map[ulid.ULID]int{}, live: map[ulid.ULID]bool{}, kids: map[ulid.ULID]int{}}
 	var seq uint64
 	apply := func(ev events.Event) {
 		seq++
-		s.Apply(events.Envelope{Seq: seq, Time: at(seq), Event: ev})
+		applyWrite(s, seq, ev)
 	}
 	check := func() {
 		t.Helper()
@@ -693,36 +820,43 @@ func TestPageMatchesANaiveFilter(t *testing.T) {
 }
 
 func BenchmarkApply(b *testing.B) {
-	s := NewState()
-	s.Apply(events.Envelope{Seq: 1, Time: t0, Event: created(root, none, 0, `{}`)})
+	s := NewState(testLayout)
+	place := events.Place{Key: events.Key(root), Hierarchy: "default"}
+	s.Apply(events.Envelope{Seq: 1, Time: t0, Subject: testLayout.Root(place, root, "level_0"), Event: created(root, none, 0, `{}`)})
+	kids := testLayout.Kids(place, root, "level_1")
 	data := json.RawMessage(`{"type":"generic","metadata":{"k":1}}`)
 	seq := uint64(1)
 	for b.Loop() {
 		seq++
-		s.Apply(events.Envelope{Seq: seq, Time: t0, Event: events.ArtifactCreated{
+		s.Apply(events.Envelope{Seq: seq, Time: t0, Subject: kids, Event: events.ArtifactCreated{
 			ID: id(seq), Parent: root, Hierarchy: "default", Level: 1, Data: data,
 		}})
 	}
-	if a, _ := s.Get(root); a.Children != int(seq-1) {
-		b.Fatalf("root has %d children, want %d", a.Children, seq-1)
+	if a, _ := s.Get(root); a.Children != int(seq-1) || a.KidsSeq != seq {
+		b.Fatalf("root has %d children, kids at %d; want %d and %d", a.Children, a.KidsSeq, seq-1, seq)
 	}
 }
 
-// An event whose subject names another boundary than its body was not
-// written by arbor's commands: the fold counts it where the server did,
-// and folds nothing from it.
+// An event whose subject names another artifact than its body was not
+// written by arbor's commands: the fold moves the position the server
+// moved, and folds nothing from it.
 func TestApplyTrustsTheSubject(t *testing.T) {
-	s := NewState()
+	s := NewState(testLayout)
 	a, b := ulid.Make(), ulid.Make()
-	s.Apply(events.Envelope{Seq: 1, Subject: events.Subject("arbor", events.Address{Hierarchy: "h", Label: "l"}, events.ArtifactCreated{ID: a}),
-		Event: events.ArtifactCreated{ID: a, Hierarchy: "h", Data: json.RawMessage(`{}`)}})
+	pa := events.Place{Key: events.Key(a), Hierarchy: "h"}
+	pb := events.Place{Key: events.Key(b), Hierarchy: "h"}
+	s.Apply(events.Envelope{Seq: 1, Subject: testLayout.Root(pa, a, "l"), Event: events.ArtifactCreated{ID: a, Hierarchy: "h", Data: json.RawMessage(`{}`)}})
+	s.Apply(events.Envelope{Seq: 2, Subject: testLayout.Root(pb, b, "l"), Event: events.ArtifactCreated{ID: b, Hierarchy: "h", Data: json.RawMessage(`{}`)}})
 	forged := events.ArtifactUpdated{ID: a, Data: json.RawMessage(`{"forged":true}`)}
-	s.Apply(events.Envelope{Seq: 2, Subject: "arbor.h." + b.String() + "." + a.String() + ".l.updated", Event: forged})
+	s.Apply(events.Envelope{Seq: 3, Subject: testLayout.Art(pb, b), Event: forged})
 	got, _ := s.Get(a)
-	if got.Version != 1 || string(got.Data) != `{}` {
-		t.Fatalf("artifact = version %d data %s, want the forged update ignored", got.Version, got.Data)
+	if got.Version != 1 || string(got.Data) != `{}` || got.OwnSeq != 0 {
+		t.Fatalf("a = version %d data %s OwnSeq %d, want the forged update ignored", got.Version, got.Data, got.OwnSeq)
 	}
-	if s.BoundaryOf(b) != 2 || s.BoundaryOf(a) != 1 {
-		t.Fatalf("boundaries a %d b %d, want a 1 (untouched) and b 2 (where the server counted it)", s.BoundaryOf(a), s.BoundaryOf(b))
+	if got, _ := s.Get(b); got.Version != 1 || got.OwnSeq != 3 {
+		t.Fatalf("b = version %d OwnSeq %d, want 1 and 3 (where the server counted it)", got.Version, got.OwnSeq)
+	}
+	if got := s.Ignored(); got != 1 {
+		t.Fatalf("Ignored = %d, want 1", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,6 +27,7 @@ import (
 	"arbor/natsapi"
 	"arbor/projection"
 	"arbor/query"
+	"arbor/snapshot"
 )
 
 // version is arbor's version, as the NATS service reports it.
@@ -47,7 +49,10 @@ type Main struct {
 	nc       *nats.Conn
 	log      *events.Log
 	proj     *projection.Projection
+	commands *command.Handler
 	kv       *projection.KVView
+	snaps    *snapshot.Store
+	saved    atomic.Uint64 // the position of the last snapshot saved or loaded
 	nats     *natsapi.Service
 	listener net.Listener
 	http     *http.Server
@@ -80,7 +85,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.proj = projection.New()
+	if err := m.openProjection(ctx, js); err != nil {
+		return err
+	}
 	m.kv = &projection.KVView{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger}
 	if _, _, err := m.kv.Open(ctx); err != nil {
 		return err
@@ -90,20 +97,27 @@ func (m *Main) Open(ctx context.Context) error {
 	runner := &projection.Runner{Log: m.log, Projection: m.proj, Logger: m.Logger}
 	m.goRun(runCtx, "projection", runner.Run)
 	m.goRun(runCtx, "kv view", m.kv.Run)
+	if m.snaps != nil {
+		m.goRun(runCtx, "snapshots", m.saveSnapshots)
+	}
 
+	m.commands = &command.Handler{
+		Log: m.log, Projection: m.proj, Hierarchies: hs,
+		NewID: ulid.Make, Now: time.Now,
+		MaxData: int(m.nc.MaxPayload()) - eventHeadroom,
+		Blobs:   blobs,
+		Timeout: 30 * time.Second,
+	}
 	api := &httpapi.Server{
-		Commands: &command.Handler{
-			Log: m.log, Projection: m.proj, Hierarchies: hs,
-			NewID: ulid.Make, Now: time.Now,
-			MaxData: int(m.nc.MaxPayload()) - eventHeadroom,
-			Blobs:   blobs,
-			Timeout: 30 * time.Second,
-		},
+		Commands:   m.commands,
 		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs},
 		Projection: m.proj,
 		Blobs:      blobs,
 		Events:     m.log,
 		Checks:     m.checks(),
+		SnapshotPosition: func() (uint64, bool) {
+			return m.saved.Load(), m.snaps != nil
+		},
 		MaxBody:    m.Config.MaxBody,
 		MaxContent: m.Config.MaxContent,
 		Wait:       m.Config.Wait,
@@ -165,6 +179,65 @@ func (m *Main) openNATS() error {
 		return fmt.Errorf("connect to embedded nats: %w", err)
 	}
 	return nil
+}
+
+// openProjection makes the projection: from the newest snapshot that can
+// be trusted when snapshots are on, otherwise empty. Either way the runner
+// then replays the events after it.
+func (m *Main) openProjection(ctx context.Context, js jetstream.JetStream) error {
+	m.proj = projection.New(m.log.Layout())
+	if m.Config.SnapshotEvery <= 0 {
+		return nil
+	}
+	m.snaps = &snapshot.Store{JS: js, Stream: m.log.Stream(), Replicas: m.Config.Replicas,
+		Logger: m.Logger.With("component", "snapshot")}
+	start := time.Now()
+	st, err := m.snaps.Load(ctx)
+	switch {
+	case err != nil:
+		m.Logger.Warn("snapshots unreadable: replaying the whole log", "stream", m.log.Stream(), "err", err)
+	case st == nil:
+		m.Logger.Info("no snapshot: replaying the whole log", "stream", m.log.Stream())
+	case st.Layout() != m.log.Layout():
+		m.Logger.Warn("snapshot skipped: another subject layout", "pos", st.Applied())
+	default:
+		m.proj = projection.NewFrom(st)
+		m.saved.Store(st.Applied())
+		m.Logger.Info("snapshot loaded", "pos", st.Applied(), "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// saveSnapshots saves the projection every Config.SnapshotEvery events
+// until ctx is done. A failed save is logged and tried again at the next
+// turn; the log stays the source of truth.
+func (m *Main) saveSnapshots(ctx context.Context) error {
+	if err := m.proj.WaitReady(ctx); err != nil {
+		return err
+	}
+	for {
+		if err := m.proj.WaitFor(ctx, m.saved.Load()+uint64(m.Config.SnapshotEvery)); err != nil {
+			return err
+		}
+		m.saveSnapshot(ctx)
+	}
+}
+
+// saveSnapshot saves the projection once, if it has caught up with the log
+// and moved since the last snapshot.
+func (m *Main) saveSnapshot(ctx context.Context) {
+	if !m.proj.Ready() || m.proj.Applied() == m.saved.Load() {
+		return
+	}
+	start := time.Now()
+	pos, err := m.snaps.Save(ctx, m.proj)
+	if err != nil {
+		m.Logger.Warn("snapshot not saved", "err", err)
+		m.saved.Store(m.proj.Applied()) // try again SnapshotEvery events on
+		return
+	}
+	m.saved.Store(pos)
+	m.Logger.Info("snapshot saved", "pos", pos, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // goRun runs fn until ctx is done; any other return is a failure of arbor.
@@ -234,6 +307,11 @@ func (m *Main) Close() error {
 	if m.cancel != nil {
 		m.cancel()
 		m.wg.Wait()
+	}
+	if m.snaps != nil && m.nc != nil && m.nc.IsConnected() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		m.saveSnapshot(ctx)
+		cancel()
 	}
 	if m.nc != nil {
 		m.drain()

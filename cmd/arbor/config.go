@@ -24,6 +24,11 @@ type Config struct {
 	MaxContent  int64
 	// Wait bounds how long a request waits for the projection.
 	Wait time.Duration
+	// SnapshotEvery is how many events apart the projection is saved to
+	// the object store, and it is saved at shutdown too; start-up loads the
+	// newest snapshot and replays only the events after it. 0: never
+	// saved nor loaded, start-up replays the whole log.
+	SnapshotEvery int
 }
 
 // hierarchyFlag collects repeated --hierarchy flags.
@@ -57,6 +62,7 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	cfg := Config{
 		Addr: "127.0.0.1:8000", DataDir: "./arbor-data", NATSListen: "127.0.0.1:4222",
 		Replicas: 1, MaxBody: 64 << 20, MaxContent: 1 << 30, Wait: 10 * time.Second,
+		SnapshotEvery: 100_000,
 	}
 	var hs hierarchyFlag
 	// env names each flag's variable.
@@ -87,6 +93,10 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	})
 	add("wait", "ARBOR_WAIT", func(n string) {
 		fs.DurationVar(&cfg.Wait, n, cfg.Wait, "how long a request may wait for the projection to catch up (ARBOR_WAIT)")
+	})
+	add("snapshot-every", "ARBOR_SNAPSHOT_EVERY", func(n string) {
+		fs.IntVar(&cfg.SnapshotEvery, n, cfg.SnapshotEvery,
+			"save the projection every N events and at shutdown, and start from the newest; 0: never, start-up replays the whole log (ARBOR_SNAPSHOT_EVERY)")
 	})
 	add("hierarchy", "ARBOR_HIERARCHY", func(n string) {
 		fs.Var(&hs, n, "NAME=label0,label1,...; repeatable, the first is the default (ARBOR_HIERARCHY, ';'-separated)")
@@ -132,6 +142,8 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--max-body must be at least 1024 bytes")
 	case cfg.MaxContent < 0:
 		return Config{}, errors.New("--max-content must not be negative")
+	case cfg.SnapshotEvery < 0:
+		return Config{}, errors.New("--snapshot-every must not be negative")
 	case cfg.NATSURL == "" && cfg.DataDir == "":
 		return Config{}, errors.New("--data-dir is required with an embedded NATS server")
 	}

@@ -67,10 +67,10 @@ func run(ctx context.Context, natsURL string, out io.Writer, hierarchy string, s
 		return fmt.Errorf("stream ARTIFACTS: %w", err)
 	}
 
-	// Subjects are arbor.<hierarchy>.<boundary>.<artifact>.<level label>.<type>:
+	// Creations are on arbor.<shard>.<hierarchy>.{root,kids}.<id>.<level label>:
 	// one filter selects every new prediction of the hierarchy.
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"arbor." + hierarchy + ".*.*.predictions.created"},
+		FilterSubjects: []string{"arbor.*." + hierarchy + ".*.*.predictions"},
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	}
 	if since >= 0 {

@@ -26,7 +26,7 @@ var hierarchies = []hierarchy.Hierarchy{
 	{Name: "documents", Labels: []string{"project", "document", "version"}},
 }
 
-const predictions = "arbor.ml_pipeline.*.*.predictions.created"
+const predictions = "arbor.*.ml_pipeline.*.*.predictions"
 
 // startArbor starts a NATS server listening on TCP, as make run does, and
 // an arbor core with its NATS service on it.

@@ -70,7 +70,7 @@ func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &Stack{Server: s, Conn: nc, JS: js, Log: log, Projection: projection.New(), Blobs: blobs}
+	st := &Stack{Server: s, Conn: nc, JS: js, Log: log, Projection: projection.New(log.Layout()), Blobs: blobs}
 	st.Handler = &command.Handler{
 		Log: log, Projection: st.Projection, Hierarchies: set,
 		NewID: ulid.Make, Now: time.Now,

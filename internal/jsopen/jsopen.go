@@ -1,4 +1,4 @@
-// Package jsopen opens JetStream assets (streams, buckets, consumers),
+// Package jsopen gets JetStream assets (streams, buckets, consumers),
 // creating them only when they do not exist yet. It never updates an
 // existing one: an update of a stream while consumers are being added races
 // inside nats-server, and changing a running deployment's assets is an
@@ -7,10 +7,10 @@ package jsopen
 
 import "errors"
 
-// Open returns what get finds, or what create makes when get fails with
-// notFound. If create fails because another process created the asset
-// first, Open returns that one.
-func Open[T any](get, create func() (T, error), notFound error) (T, error) {
+// GetOrCreate returns what get finds, or what create makes when get fails
+// with notFound. If create fails because another process created the asset
+// first, GetOrCreate returns that one.
+func GetOrCreate[T any](get, create func() (T, error), notFound error) (T, error) {
 	v, err := get()
 	if !errors.Is(err, notFound) {
 		return v, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -19,10 +20,28 @@ type Options struct {
 	// StoreDir holds JetStream's files. Required.
 	StoreDir string
 	// Listen is the host:port where NATS clients may connect; empty means
-	// in-process connections only.
+	// in-process connections only, or a free loopback port when Cluster is
+	// set, since cluster members must be reachable by clients over TCP.
 	Listen string
+	// Name is the server's name, "arbor" when empty. JetStream requires
+	// every member of a cluster to have a distinct one.
+	Name string
+	// Cluster, when not nil, makes the server join a JetStream cluster.
+	Cluster *ClusterOptions
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+}
+
+// ClusterOptions configure how a server joins a cluster.
+type ClusterOptions struct {
+	// Name is the cluster's name, the same on every member. Required.
+	Name string
+	// Listen is the host:port where other members connect routes. Required;
+	// port 0 picks a free port, which others then cannot be told up front.
+	Listen string
+	// Routes are the nats-route:// URLs of the members to connect to. They
+	// may include this server's own, which it recognises and skips.
+	Routes []string
 }
 
 // Start starts a server with JetStream and waits until it accepts
@@ -31,26 +50,46 @@ func Start(opts Options) (*server.Server, error) {
 	if opts.StoreDir == "" {
 		return nil, errors.New("natsserver: StoreDir is required")
 	}
+	name := opts.Name
+	if name == "" {
+		name = "arbor"
+	}
+	listen := opts.Listen
+	if listen == "" && opts.Cluster != nil {
+		listen = "127.0.0.1:0"
+	}
 	sopts := &server.Options{
-		ServerName: "arbor",
+		ServerName: name,
 		JetStream:  true,
 		StoreDir:   opts.StoreDir,
 		// The server must not install its own signal handlers: on SIGTERM
 		// it would exit the process before arbor drains.
 		NoSigs:     true,
-		DontListen: opts.Listen == "",
+		DontListen: listen == "",
 	}
-	if opts.Listen != "" {
-		host, port, err := net.SplitHostPort(opts.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("natsserver: listen address %q: %w", opts.Listen, err)
+	if listen != "" {
+		var err error
+		if sopts.Host, sopts.Port, err = hostPort(listen); err != nil {
+			return nil, fmt.Errorf("natsserver: listen address %q: %w", listen, err)
 		}
-		sopts.Host = host
-		if sopts.Port, err = strconv.Atoi(port); err != nil {
-			return nil, fmt.Errorf("natsserver: listen port %q: %w", port, err)
+	}
+	if c := opts.Cluster; c != nil {
+		if c.Name == "" {
+			return nil, errors.New("natsserver: Cluster.Name is required")
 		}
-		if sopts.Port == 0 {
-			sopts.Port = server.RANDOM_PORT
+		sopts.Cluster.Name = c.Name
+		var err error
+		if sopts.Cluster.Host, sopts.Cluster.Port, err = hostPort(c.Listen); err != nil {
+			return nil, fmt.Errorf("natsserver: cluster listen address %q: %w", c.Listen, err)
+		}
+		for _, r := range c.Routes {
+			// Parsed here rather than by server.RoutesFromStr, which
+			// drops parse errors and leaves a nil URL behind.
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("natsserver: route %q: %w", r, err)
+			}
+			sopts.Routes = append(sopts.Routes, u)
 		}
 	}
 	s, err := server.NewServer(sopts)
@@ -78,6 +117,23 @@ func Start(opts Options) (*server.Server, error) {
 		return nil, fmt.Errorf("natsserver: JetStream did not start: %s", lg.fatal())
 	}
 	return s, nil
+}
+
+// hostPort splits a listen address, mapping port 0 to server.RANDOM_PORT:
+// to the server, port 0 means 4222 for clients and no routes for a cluster.
+func hostPort(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", port, err)
+	}
+	if p == 0 {
+		p = server.RANDOM_PORT
+	}
+	return host, p, nil
 }
 
 // logger adapts the server's log to slog. Fatalf, which the server calls

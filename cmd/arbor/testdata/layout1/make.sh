@@ -27,3 +27,5 @@ curl -sf -X DELETE "$A/01KB0000000000000000000004" >/dev/null
 curl -sf -X DELETE "$A/01KB0000000000000000000002" >/dev/null
 printf 'model weights' | curl -sf -X PUT "$A/01KB0000000000000000000003/\$content" -H 'Content-Type: application/zip' --data-binary @- >/dev/null
 kill -INT $PID; wait $PID || true
+# expected.json maps each path below /api/v1/artifacts to what the same
+# release answered for it, served again from ./data afterwards.
