@@ -40,7 +40,7 @@ func (h *Handler) AttachContent(ctx context.Context, a AttachContent) (projectio
 		cur, found := s.Get(a.ID)
 		switch {
 		case !found || !cur.Live:
-			return decision{}, ErrNotFound
+			return decision{}, &projection.NotFoundError{ID: a.ID}
 		case a.IfMatch != 0 && a.IfMatch != cur.Version:
 			return decision{}, ErrStale
 		}

@@ -93,7 +93,7 @@ func kidsLabel(p projection.Artifact, h hierarchy.Hierarchy) string {
 func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update, moved *events.Content, l events.Layout) (decision, error) {
 	switch {
 	case !found || !a.Live:
-		return decision{}, ErrNotFound
+		return decision{}, &projection.NotFoundError{ID: u.ID}
 	case u.ParentSet && u.Parent != a.Parent:
 		return decision{}, &ConflictError{Reason: "parent_id cannot change: lineage is append-only"}
 	case u.IfMatch != 0 && u.IfMatch != a.Version:
@@ -126,7 +126,7 @@ func ownWrite(a projection.Artifact, hs hierarchy.Set, l events.Layout) events.W
 func decideDelete(a projection.Artifact, found bool, hs hierarchy.Set, d Delete, l events.Layout) (decision, error) {
 	switch {
 	case !found || !a.Live:
-		return decision{}, ErrNotFound
+		return decision{}, &projection.NotFoundError{ID: d.ID}
 	case a.Children > 0:
 		return decision{}, &ConflictError{Reason: fmt.Sprintf("artifact has children (%d live); delete them first", a.Children)}
 	case d.IfMatch != 0 && d.IfMatch != a.Version:

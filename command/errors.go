@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"arbor/projection"
 )
 
 var (
-	// ErrNotFound means the artifact does not exist or was deleted.
-	ErrNotFound = errors.New("command: artifact not found")
+	// ErrNotFound means the artifact does not exist or was deleted; the
+	// error is a *projection.NotFoundError naming it, which wraps this.
+	ErrNotFound = projection.ErrNotFound
 	// ErrStale means If-Match named a version that is no longer current.
 	ErrStale = errors.New("command: version is stale")
 	// ErrTooLarge means the artifact's data does not fit in one event.

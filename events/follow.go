@@ -3,8 +3,8 @@ package events
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"time"
 
@@ -48,11 +48,11 @@ func (r Record) LevelLabel() string {
 	return s.Label
 }
 
-// Follow returns the records matching f (its Subjects, then Match) after position from, in stream
-// order, then every new one as it is appended, until ctx is done; then the
-// channel closes. With from nil it starts with the next event appended.
-// The ordered consumer behind it survives reconnects to NATS.
-func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (<-chan Record, error) {
+// Follow returns the records matching f (its Subjects, then Match) after
+// position from, in stream order, then every new one as it is appended,
+// until ctx is done or the caller stops ranging. With from nil it starts
+// with the next event appended. It survives reconnects to NATS.
+func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (iter.Seq[Record], error) {
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: f.Subjects(l.cfg.Prefix),
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
@@ -61,48 +61,17 @@ func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (<-chan Record
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = *from + 1
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	records, err := l.records(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: follow %s: %v", ErrUnavailable, l.cfg.Stream, err)
 	}
-	it, err := cons.Messages(heartbeat)
-	if err != nil {
-		return nil, fmt.Errorf("%w: follow %s: %v", ErrUnavailable, l.cfg.Stream, err)
-	}
-	out := make(chan Record, 64)
-	go func() {
-		defer close(out)
-		defer it.Stop()
-		defer context.AfterFunc(ctx, it.Stop)()
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-				continue
-			}
-			meta, err := msg.Metadata()
-			if err != nil {
-				continue
-			}
-			rec := Record{Seq: meta.Sequence.Stream, Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}
-			if !f.Match(rec) {
-				continue
-			}
-			select {
-			case out <- rec:
-			case <-ctx.Done():
+	return func(yield func(Record) bool) {
+		for r := range records {
+			if f.Match(r) && !yield(r) {
 				return
 			}
 		}
-	}()
-	return out, nil
+	}, nil
 }
 
 // cloudEvent is a record in the CloudEvents JSON format (structured mode),

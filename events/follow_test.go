@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"testing"
@@ -158,6 +159,22 @@ func first(t *testing.T, ws []written) []recordOf {
 		t.Fatal("the sentinel wrote no matching event")
 	}
 	return recordsOf(ws[:1])
+}
+
+// follow runs a Follow iterator into a channel, closed when the iterator
+// ends, so that tests can wait on it with a deadline.
+func follow(seq iter.Seq[events.Record], err error) (<-chan events.Record, error) {
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan events.Record)
+	go func() {
+		defer close(ch)
+		for r := range seq {
+			ch <- r
+		}
+	}()
+	return ch, nil
 }
 
 // next is the next record on ch, within a deadline.
@@ -362,7 +379,7 @@ func TestFollowFilters(t *testing.T) {
 			from := all[len(all)/2].seq - 1
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			ch, err := w.st.Log.Follow(ctx, *tt.filter, &from)
+			ch, err := follow(w.st.Log.Follow(ctx, *tt.filter, &from))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -377,7 +394,7 @@ func TestFollowFilters(t *testing.T) {
 			}
 
 			// From nil: only what is appended after it started.
-			ch, err = w.st.Log.Follow(ctx, *tt.filter, nil)
+			ch, err = follow(w.st.Log.Follow(ctx, *tt.filter, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -409,7 +426,7 @@ func TestFollowResumes(t *testing.T) {
 	var seen []recordOf
 	var zero uint64
 	ctx, cancel := context.WithCancel(t.Context())
-	ch, err := w.st.Log.Follow(ctx, f, &zero)
+	ch, err := follow(w.st.Log.Follow(ctx, f, &zero))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +443,7 @@ func TestFollowResumes(t *testing.T) {
 	last := seen[len(seen)-1].Seq
 	ctx, cancel = context.WithCancel(t.Context())
 	defer cancel()
-	ch, err = w.st.Log.Follow(ctx, f, &last)
+	ch, err = follow(w.st.Log.Follow(ctx, f, &last))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +544,7 @@ func TestFollowResumesAcrossARestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var zero uint64
-	ch, err := log.Follow(ctx, f, &zero)
+	ch, err := follow(log.Follow(ctx, f, &zero))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +573,7 @@ func TestFollowResumesAcrossARestart(t *testing.T) {
 	last := seen[len(seen)-1].Seq
 	ctx, cancel = context.WithCancel(t.Context())
 	defer cancel()
-	ch, err = log.Follow(ctx, f, &last)
+	ch, err = follow(log.Follow(ctx, f, &last))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +610,7 @@ func TestRecordCloudEvent(t *testing.T) {
 	w.update(pred)
 	w.delete(pred)
 	var zero uint64
-	ch, err := w.st.Log.Follow(t.Context(), events.Filter{Artifact: pred, ArtifactParent: model}, &zero)
+	ch, err := follow(w.st.Log.Follow(t.Context(), events.Filter{Artifact: pred, ArtifactParent: model}, &zero))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -692,7 +709,7 @@ func TestFollowSurvivesAServerRestart(t *testing.T) {
 		a.root("documents", "project")
 	}
 	var zero uint64
-	ch, err := log.Follow(t.Context(), events.Filter{Hierarchy: "ml_pipeline"}, &zero)
+	ch, err := follow(log.Follow(t.Context(), events.Filter{Hierarchy: "ml_pipeline"}, &zero))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -495,47 +496,68 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 // may be nil, and passed to fn as an envelope with a nil Event, so that
 // readers still advance past its position. Read returns ctx's error or fn's.
 func (l *Log) Read(ctx context.Context, from uint64, fn func(Envelope) error, skip func(seq uint64, err error)) error {
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	records, err := l.records(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from + 1,
 	})
 	if err != nil {
 		return fmt.Errorf("read %s from %d: %w", l.cfg.Stream, from, err)
 	}
-	it, err := cons.Messages(heartbeat)
-	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", l.cfg.Stream, from, err)
-	}
-	defer it.Stop()
-	defer context.AfterFunc(ctx, it.Stop)()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
-			}
-			// The ordered consumer recreates itself after gaps and
-			// reconnects; meanwhile it reports missed heartbeats.
-			select {
-			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
-			continue
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			continue
-		}
-		env, err := Decode(msg.Headers(), msg.Data())
+	for r := range records {
+		env, err := Decode(r.Header, r.Data)
 		if err != nil {
 			if skip != nil {
-				skip(meta.Sequence.Stream, err)
+				skip(r.Seq, err)
 			}
 			env = Envelope{}
 		}
-		env.Seq, env.Subject = meta.Sequence.Stream, msg.Subject()
+		env.Seq, env.Subject = r.Seq, r.Subject
 		if err := fn(env); err != nil {
 			return err
 		}
 	}
+	return ctx.Err()
+}
+
+// records returns the records an ordered consumer with cfg delivers, in
+// stream order, until ctx is done or the caller stops ranging. The ordered
+// consumer recreates itself after gaps and reconnects, on another server of
+// a cluster too. Its resources are released when ctx is done, ranged or
+// not.
+func (l *Log) records(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (iter.Seq[Record], error) {
+	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	it, err := cons.Messages(heartbeat)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	return func(yield func(Record) bool) {
+		defer stop()
+		defer it.Stop()
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				// Missed heartbeats while the consumer recreates itself.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				continue
+			}
+			meta, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			if !yield(Record{Seq: meta.Sequence.Stream, Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}) {
+				return
+			}
+		}
+	}, nil
 }

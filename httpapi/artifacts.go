@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -11,14 +10,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/oklog/ulid/v2"
 
+	"arbor/api"
 	"arbor/command"
 	"arbor/projection"
-	"arbor/query"
 )
 
 const maxPageSize = 1000
@@ -44,7 +42,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 
 // decodeCreate reads the JSON body of a create.
 func (s *Server) decodeCreate(body io.Reader, contentType string) (command.Create, error) {
-	var req CreateRequest
+	var req api.CreateRequest
 	if err := s.decode(body, contentType, &req); err != nil {
 		return command.Create{}, err
 	}
@@ -68,11 +66,11 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
-	var req UpdateRequest
+	var req api.UpdateRequest
 	if err := s.decode(r.Body, r.Header.Get("Content-Type"), &req); err != nil {
 		return err
 	}
-	ifm, err := IfMatch(r.Header.Get("If-Match"))
+	ifm, err := api.IfMatch(r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -93,14 +91,14 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		return err
 	}
 	d := command.Delete{ID: id}
-	if d.IfMatch, err = IfMatch(r.Header.Get("If-Match")); err != nil {
+	if d.IfMatch, err = api.IfMatch(r.Header.Get("If-Match")); err != nil {
 		return err
 	}
 	pos, err := s.Commands.Delete(r.Context(), d)
 	if err != nil {
 		return err
 	}
-	w.Header().Set(HeaderPosition, strconv.FormatUint(pos, 10))
+	w.Header().Set(api.HeaderPosition, strconv.FormatUint(pos, 10))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -115,11 +113,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.Queries.List(page, size))
+	return writeJSON(w, http.StatusOK, api.PageView(s.Queries.List(page, size)))
 }
 
 func (s *Server) postTree(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	var req TreeRequest
+	var req api.TreeRequest
 	if err := s.decode(r.Body, r.Header.Get("Content-Type"), &req); err != nil {
 		return err
 	}
@@ -145,11 +143,11 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ps httprouter.P
 }
 
 func (s *Server) writeTree(w http.ResponseWriter, id ulid.ULID, depth int) error {
-	n, err := s.Queries.Tree(id, depth)
+	t, err := s.Queries.Tree(id, depth)
 	if err != nil {
-		return notFoundID(err, id)
+		return err
 	}
-	return writeJSON(w, http.StatusOK, n)
+	return writeJSON(w, http.StatusOK, api.TreeView(t))
 }
 
 func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -157,11 +155,11 @@ func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err != nil {
 		return err
 	}
-	n, err := s.Queries.Expand(id)
+	t, err := s.Queries.Expand(id)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, n)
+	return writeJSON(w, http.StatusOK, api.ExpandView(t))
 }
 
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -193,7 +191,7 @@ func (s *Server) decode(r io.Reader, ct string, v any) error {
 	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return badRequest("Content-Type must be application/json, not %q", ct)
+			return api.BadRequest("Content-Type must be application/json, not %q", ct)
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, io.NopCloser(r), s.MaxBody))
@@ -202,57 +200,18 @@ func (s *Server) decode(r io.Reader, ct string, v any) error {
 		if errors.As(err, &tooBig) {
 			return err
 		}
-		return badRequest("reading the body: %v", err)
+		return api.BadRequest("reading the body: %v", err)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return badRequest("a JSON body is required")
-	}
-	if !utf8.Valid(body) {
-		return badRequest("the body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return invalidField(typeErr.Field, "must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
-		}
-		if errors.As(err, &typeErr) {
-			return badRequest("the body must be a JSON object, not %s", typeErr.Value)
-		}
-		return badRequest("malformed JSON: %v", err)
-	}
-	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
-		return badRequest("malformed JSON: data after the first value")
-	}
-	return nil
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "slice":
-		return "an array"
-	case "string", "ptr":
-		return "a string"
-	case "int":
-		return "an integer"
-	}
-	return "a " + goKind
+	return api.DecodeJSON(body, v)
 }
 
 func pathID(ps httprouter.Params) (ulid.ULID, error) {
 	raw := ps.ByName("id")
-	id, err := ParseID(raw)
+	id, err := api.ParseID(raw)
 	if err != nil {
-		return ulid.ULID{}, invalidULID(raw)
+		return ulid.ULID{}, api.InvalidULID(raw)
 	}
 	return id, nil
-}
-
-func notFoundID(err error, id ulid.ULID) error {
-	if errors.Is(err, query.ErrNotFound) {
-		return notFound(fmt.Sprintf("Artifact with id %s not found", id))
-	}
-	return err
 }
 
 // intParam reads a query parameter: def when empty, 422 when it is not an
@@ -264,26 +223,19 @@ func intParam(v, name string, def, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(v)
 	switch {
 	case err != nil:
-		return 0, invalidField(name, "must be an integer, not %q", v)
+		return 0, api.InvalidField(name, "must be an integer, not %q", v)
 	case n < lo:
-		return 0, invalidField(name, "must be %d or more", lo)
+		return 0, api.InvalidField(name, "must be %d or more", lo)
 	case hi >= 0 && n > hi:
-		return 0, invalidField(name, "must be at most %d", hi)
+		return 0, api.InvalidField(name, "must be at most %d", hi)
 	}
 	return n, nil
-}
-
-// writeArtifact writes a whose data is all in the event (see
-// writeFullArtifact).
-func writeArtifact(w http.ResponseWriter, status int, a projection.Artifact, pos uint64) error {
-	setArtifactHeaders(w, a, pos)
-	return writeJSON(w, status, a.Doc(true))
 }
 
 func setArtifactHeaders(w http.ResponseWriter, a projection.Artifact, pos uint64) {
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(a.Version)))
 	if pos != 0 {
-		w.Header().Set(HeaderPosition, strconv.FormatUint(pos, 10))
+		w.Header().Set(api.HeaderPosition, strconv.FormatUint(pos, 10))
 	}
 }
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"arbor/api"
 	"arbor/blobstore"
 	"arbor/command"
 	"arbor/content"
@@ -29,7 +29,7 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request, ps httproute
 	if err != nil {
 		return err
 	}
-	ifm, err := IfMatch(r.Header.Get("If-Match"))
+	ifm, err := api.IfMatch(r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -74,11 +74,11 @@ func (s *Server) upload(ctx context.Context, body io.Reader, length int64, conte
 func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request) error {
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return badRequest("multipart body: %v", err)
+		return api.BadRequest("multipart body: %v", err)
 	}
 	part, err := mr.NextPart()
 	if err != nil || part.FormName() != "artifact" {
-		return badRequest(`the first part of a multipart create must be "artifact", the artifact's JSON`)
+		return api.BadRequest(`the first part of a multipart create must be "artifact", the artifact's JSON`)
 	}
 	c, err := s.decodeCreate(part, "")
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request) error {
 	}
 	part, err = mr.NextPart()
 	if err != nil || part.FormName() != "content" {
-		return badRequest(`the second part of a multipart create must be "content", the file`)
+		return api.BadRequest(`the second part of a multipart create must be "content", the file`)
 	}
 	if err := s.Commands.Validate(r.Context(), c); err != nil {
 		return err // before storing a byte of the file
@@ -96,7 +96,7 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if _, err := mr.NextPart(); err != io.EOF {
-		return badRequest(`a multipart create has exactly two parts, "artifact" and "content"`)
+		return api.BadRequest(`a multipart create has exactly two parts, "artifact" and "content"`)
 	}
 	c.Attachment = &att
 	a, pos, err := s.Commands.Create(r.Context(), c)
@@ -128,7 +128,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 	csv := format == "csv" || (format == "" && acceptsCSV(r))
 	if a.Content != nil && !a.Content.JSON {
 		if format == "csv" {
-			return invalidField("format", "only DataFrame content downloads as CSV")
+			return api.InvalidField("format", "only DataFrame content downloads as CSV")
 		}
 		return s.serveBlob(w, r, a)
 	}
@@ -137,7 +137,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 		return err
 	}
 	if raw == nil {
-		return notFound("Artifact has no content")
+		return api.NotFound("Artifact has no content")
 	}
 	ctype := contentType(a.Data, "application/json")
 	if content.IsDataFrame(a.Data) {
@@ -153,7 +153,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 		return df.WriteRecords(w)
 	}
 	if format == "csv" {
-		return invalidField("format", "only DataFrame content downloads as CSV")
+		return api.InvalidField("format", "only DataFrame content downloads as CSV")
 	}
 	// A string under a content_type that is not JSON is that text.
 	var text string
@@ -216,7 +216,7 @@ func formatParam(r *http.Request) (string, error) {
 	case "csv", "json", "":
 		return f, nil
 	default:
-		return "", invalidField("format", "must be csv or json, not %q", f)
+		return "", api.InvalidField("format", "must be csv or json, not %q", f)
 	}
 }
 
@@ -235,36 +235,17 @@ func acceptsCSV(r *http.Request) bool {
 // writeFullArtifact writes a with its full data: for JSON content moved to
 // the object store, the content streams back into its place.
 func (s *Server) writeFullArtifact(w http.ResponseWriter, r *http.Request, status int, a projection.Artifact, pos uint64) error {
-	if a.Content == nil || !a.Content.JSON {
-		return writeArtifact(w, status, a, pos)
-	}
-	doc := a.Doc(true)
-	doc.Data = json.RawMessage("0")
-	b, err := json.Marshal(doc)
+	doc, size, err := api.FullJSON(a)
 	if err != nil {
 		return err
 	}
-	i := bytes.Index(b, []byte(`"data":0`)) + len(`"data":`)
-	blob, err := s.Blobs.Open(r.Context(), a.Content.SHA256)
-	if err != nil {
-		return err
-	}
-	defer blob.Close()
 	setArtifactHeaders(w, a, pos)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.FormatInt(int64(len(b)+len(a.Data)-len("null"))+a.Content.Size, 10))
+	w.Header().Set("Content-Length", strconv.FormatInt(size+1, 10))
 	w.WriteHeader(status)
-	off := a.Content.Offset
-	for _, part := range [][]byte{b[:i], a.Data[:off]} {
-		if _, err := w.Write(part); err != nil {
-			return nil // the client went away
-		}
-	}
-	if _, err := io.Copy(w, blob); err != nil {
+	if err := api.WriteFull(r.Context(), w, a, doc, s.Blobs); err != nil {
 		s.abort(r, a, err)
 	}
-	_, _ = w.Write(a.Data[off+len("null"):])
-	_, _ = w.Write(b[i+1:])
 	_, _ = w.Write([]byte("\n"))
 	return nil
 }
@@ -389,7 +370,7 @@ func (w *rangeProblem) WriteHeader(code int) {
 	}
 	w.swallow = true
 	w.Header().Del("Content-Disposition")
-	writeProblem(w.ResponseWriter, w.r, &Problem{Type: typeRange, Title: "Range Not Satisfiable",
+	writeProblem(w.ResponseWriter, w.r, &api.Problem{Type: api.TypeRange, Title: "Range Not Satisfiable",
 		Status: code, Detail: "The range is outside the content (its size is in Content-Range)"})
 }
 

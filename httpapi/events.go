@@ -3,20 +3,24 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"io"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
+	"arbor/api"
 	"arbor/events"
 	"arbor/projection"
 )
 
 // EventSource is the log as the live feed reads it: *events.Log.
 type EventSource interface {
-	Follow(ctx context.Context, f events.Filter, from *uint64) (<-chan events.Record, error)
+	Follow(ctx context.Context, f events.Filter, from *uint64) (iter.Seq[events.Record], error)
 	LastSeq(ctx context.Context) (uint64, error)
 }
 
@@ -36,9 +40,9 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	f := events.Filter{Hierarchy: q.Get("hierarchy"), Label: q.Get("level_label"),
 		Kind: strings.TrimPrefix(q.Get("type"), "artifact.")}
 	if v := q.Get("artifact"); v != "" {
-		id, err := ParseID(v)
+		id, err := api.ParseID(v)
 		if err != nil {
-			return invalidField("artifact", "not a ULID: %q", v)
+			return api.InvalidField("artifact", "not a ULID: %q", v)
 		}
 		f.Artifact = id
 		// Its creation is on its parent's kids subject.
@@ -49,14 +53,14 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		})
 	}
 	if v := q.Get("parent_id"); v != "" {
-		id, err := ParseID(v)
+		id, err := api.ParseID(v)
 		if err != nil {
-			return invalidField("parent_id", "not a ULID: %q", v)
+			return api.InvalidField("parent_id", "not a ULID: %q", v)
 		}
 		f.Parent = id
 	}
 	if field, err := f.Validate(); err != nil {
-		return invalidField(field, "%v", err)
+		return api.InvalidField(field, "%v", err)
 	}
 	var from *uint64
 	for _, p := range []struct{ name, value string }{{"Last-Event-ID", r.Header.Get("Last-Event-ID")}, {"since", q.Get("since")}} {
@@ -65,7 +69,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		}
 		n, err := strconv.ParseUint(p.value, 10, 64)
 		if err != nil {
-			return invalidField(p.name, "must be a log position such as 42, not %q", p.value)
+			return api.InvalidField(p.name, "must be a log position such as 42, not %q", p.value)
 		}
 		from = &n
 		break
@@ -78,44 +82,82 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		}
 		from = &last
 	}
-	// The feed ends when the handler returns: its context is the request's.
-	records, err := s.Events.Follow(r.Context(), f, from)
+	// The feed ends when the handler returns or arbor shuts down.
+	ctx, cancel := context.WithCancel(r.Context())
+	var wg sync.WaitGroup
+	defer wg.Wait() // nothing writes to w once the handler returns
+	defer cancel()
+	wg.Go(func() {
+		select {
+		case <-s.streamsDone():
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	records, err := s.Events.Follow(ctx, f, from)
 	if err != nil {
 		return err
 	}
-	rc := http.NewResponseController(w)
+	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	if announce {
-		fmt.Fprintf(w, "id: %d\n\n", *from)
+		out.send(ctx, cancel, fmt.Sprintf("id: %d\n\n", *from))
+	} else {
+		out.send(ctx, cancel, "")
 	}
-	_ = rc.Flush()
+	wg.Go(func() { out.keepAlive(ctx, cancel) })
+	for rec := range records {
+		ce, err := rec.CloudEvent()
+		if err != nil {
+			continue
+		}
+		if !out.send(ctx, cancel, fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", rec.Seq, rec.Type(), ce)) {
+			break
+		}
+	}
+	return nil
+}
+
+// sseWriter writes a feed's messages and keep-alive comments, one at a
+// time, each flushed at once.
+type sseWriter struct {
+	mu sync.Mutex
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+// send writes msg and flushes it; a client gone ends the feed (cancel) and
+// send reports false.
+func (o *sseWriter) send(ctx context.Context, cancel func(), msg string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	if _, err := io.WriteString(o.w, msg); err != nil {
+		cancel()
+		return false
+	}
+	if err := o.rc.Flush(); err != nil {
+		cancel()
+		return false
+	}
+	return true
+}
+
+// keepAlive sends a comment every keepAlive until ctx is done.
+func (o *sseWriter) keepAlive(ctx context.Context, cancel func()) {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
 		select {
-		case rec, ok := <-records:
-			if !ok {
-				return nil
-			}
-			ce, err := rec.CloudEvent()
-			if err != nil {
-				continue
-			}
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", rec.Seq, rec.Type(), ce); err != nil {
-				return nil
-			}
+		case <-ctx.Done():
+			return
 		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return nil
-			}
-		case <-s.streamsDone():
-			return nil
-		}
-		if err := rc.Flush(); err != nil {
-			return nil
+			o.send(ctx, cancel, ": keep-alive\n\n")
 		}
 	}
 }

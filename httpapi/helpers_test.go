@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"arbor/api"
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/arbortest"
@@ -353,10 +354,10 @@ func checkTime(t *testing.T, what, s string) time.Time {
 // position returns r's consistency token.
 func position(t *testing.T, r response) uint64 {
 	t.Helper()
-	v := r.Header.Get(httpapi.HeaderPosition)
+	v := r.Header.Get(api.HeaderPosition)
 	pos, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || pos == 0 {
-		t.Fatalf("%v: %s = %q, want a log position", r, httpapi.HeaderPosition, v)
+		t.Fatalf("%v: %s = %q, want a log position", r, api.HeaderPosition, v)
 	}
 	return pos
 }

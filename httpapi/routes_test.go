@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"arbor/api"
 	"arbor/httpapi"
 )
 
@@ -203,14 +204,14 @@ func TestConsistencyToken(t *testing.T) {
 	r := e.do(http.MethodPost, base, `{"data":{}}`)
 	var a artifact
 	wantJSON(t, r, http.StatusCreated, &a)
-	pos := r.Header.Get(httpapi.HeaderPosition)
+	pos := r.Header.Get(api.HeaderPosition)
 	position(t, r)
 
 	for _, path := range []string{base + "/" + a.ID, base, base + "/$stats", base + "/" + a.ID + "/$tree"} {
-		want(t, e.do(http.MethodGet, path, "", httpapi.HeaderMinPosition, pos), http.StatusOK)
+		want(t, e.do(http.MethodGet, path, "", api.HeaderMinPosition, pos), http.StatusOK)
 	}
 	// Writes honour it too.
-	r = e.do(http.MethodPut, base+"/"+a.ID, `{"data":{"v":2}}`, httpapi.HeaderMinPosition, pos)
+	r = e.do(http.MethodPut, base+"/"+a.ID, `{"data":{"v":2}}`, api.HeaderMinPosition, pos)
 	want(t, r, http.StatusOK)
 	next := position(t, r)
 	if p, _ := strconv.ParseUint(pos, 10, 64); next <= p {
@@ -219,18 +220,18 @@ func TestConsistencyToken(t *testing.T) {
 
 	for _, bad := range []string{"abc", "-1", "1.5", "0x10"} {
 		before := e.written()
-		wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID, "", httpapi.HeaderMinPosition, bad), http.StatusBadRequest, typeBadRequest)
-		wantProblem(t, e.do(http.MethodPost, base, `{"data":{}}`, httpapi.HeaderMinPosition, bad), http.StatusBadRequest, typeBadRequest)
+		wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID, "", api.HeaderMinPosition, bad), http.StatusBadRequest, typeBadRequest)
+		wantProblem(t, e.do(http.MethodPost, base, `{"data":{}}`, api.HeaderMinPosition, bad), http.StatusBadRequest, typeBadRequest)
 		if after := e.written(); after != before {
-			t.Errorf("%s %q: (count, position) went from %v to %v", httpapi.HeaderMinPosition, bad, before, after)
+			t.Errorf("%s %q: (count, position) went from %v to %v", api.HeaderMinPosition, bad, before, after)
 		}
 	}
 
 	// A position this instance has not reached: 503 once Wait is over.
 	short := e.serve(nil, 50*time.Millisecond)
 	ahead := fmt.Sprint(next + 1000)
-	wantProblem(t, e.doAt(short, http.MethodGet, base+"/"+a.ID, "", httpapi.HeaderMinPosition, ahead), http.StatusServiceUnavailable, typeUnavailable)
-	want(t, e.doAt(short, http.MethodGet, base+"/"+a.ID, "", httpapi.HeaderMinPosition, fmt.Sprint(next)), http.StatusOK)
+	wantProblem(t, e.doAt(short, http.MethodGet, base+"/"+a.ID, "", api.HeaderMinPosition, ahead), http.StatusServiceUnavailable, typeUnavailable)
+	want(t, e.doAt(short, http.MethodGet, base+"/"+a.ID, "", api.HeaderMinPosition, fmt.Sprint(next)), http.StatusOK)
 }
 
 func TestConcurrentChildren(t *testing.T) {

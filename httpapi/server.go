@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -13,18 +14,11 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"arbor/api"
 	"arbor/blobstore"
 	"arbor/command"
 	"arbor/projection"
 	"arbor/query"
-)
-
-// HeaderPosition carries a write's log position in its response: a
-// consistency token. A read that sends it back as HeaderMinPosition to any
-// instance is answered once that instance has applied the write.
-const (
-	HeaderPosition    = "Arbor-Position"
-	HeaderMinPosition = "Arbor-Min-Position"
 )
 
 // Check is one named health check. A failing critical check makes arbor
@@ -52,7 +46,7 @@ type Server struct {
 	MaxBody    int64
 	MaxContent int64
 	// Wait bounds how long a request waits for the projection: at start-up
-	// until it has caught up, and for a HeaderMinPosition.
+	// until it has caught up, and for an api.HeaderMinPosition.
 	Wait   time.Duration
 	Logger *slog.Logger
 
@@ -87,17 +81,17 @@ func (s *Server) Handler() http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeProblem(w, req, ProblemFor(notFound("No route for "+req.URL.Path), ""))
+		writeProblem(w, req, api.ProblemFor(api.NotFound("No route for "+req.URL.Path)))
 	})
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeProblem(w, req, ProblemFor(methodNotAllowed(req.Method), ""))
+		writeProblem(w, req, api.ProblemFor(api.MethodNotAllowed(req.Method)))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
 		if v == http.ErrAbortHandler {
 			panic(v) // net/http cuts the connection
 		}
 		s.Logger.Error("panic", "method", req.Method, "path", req.URL.Path, "err", v)
-		writeProblem(w, req, ProblemFor(errors.New("panic"), ""))
+		writeProblem(w, req, api.ProblemFor(errors.New("panic")))
 	}
 
 	collection := methods{http.MethodGet: s.list, http.MethodHead: s.list, http.MethodPost: s.create}
@@ -126,7 +120,7 @@ func (s *Server) Handler() http.Handler {
 		if strings.HasPrefix(id, "$") {
 			ms, ok := actions[id]
 			if !ok {
-				return notFound("No route for " + req.URL.Path)
+				return api.NotFound("No route for " + req.URL.Path)
 			}
 			return dispatch(ms, w, req, ps)
 		}
@@ -135,7 +129,7 @@ func (s *Server) Handler() http.Handler {
 	op := s.handle(func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) error {
 		ms, ok := ops[ps.ByName("op")]
 		if !ok {
-			return notFound("No route for " + req.URL.Path)
+			return api.NotFound("No route for " + req.URL.Path)
 		}
 		return dispatch(ms, w, req, ps)
 	}, true)
@@ -169,7 +163,7 @@ func dispatch(ms methods, w http.ResponseWriter, r *http.Request, ps httprouter.
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	return methodNotAllowed(r.Method)
+	return api.MethodNotAllowed(r.Method)
 }
 
 // handle adapts h to httprouter, turning its error into a problem. With
@@ -190,9 +184,9 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 		}
 		var notApplied *command.NotAppliedError
 		if errors.As(err, &notApplied) {
-			w.Header().Set(HeaderPosition, strconv.FormatUint(notApplied.Pos, 10))
+			w.Header().Set(api.HeaderPosition, strconv.FormatUint(notApplied.Pos, 10))
 		}
-		p := ProblemFor(err, strings.ToUpper(ps.ByName("id")))
+		p := api.ProblemFor(err)
 		if p.Status >= 500 {
 			s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
 		}
@@ -201,28 +195,15 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 }
 
 func (s *Server) waitConsistent(r *http.Request) error {
-	return WaitConsistent(r.Context(), s.Projection, s.Wait, r.Header.Get(HeaderMinPosition))
+	return api.WaitConsistent(r.Context(), s.Projection, s.Wait, r.Header.Get(api.HeaderMinPosition))
 }
 
-// WaitConsistent waits, at most wait, until p is ready and has applied the
-// position minPos names (a HeaderMinPosition value; empty: none). Its
-// errors are problems: 400 for a malformed position, 503 when the wait
-// runs out.
-func WaitConsistent(ctx context.Context, p *projection.Projection, wait time.Duration, minPos string) error {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	if err := p.WaitReady(ctx); err != nil {
-		return Unavailable("arbor is still reading its event log; retry shortly")
-	}
-	if minPos == "" {
-		return nil
-	}
-	pos, err := strconv.ParseUint(minPos, 10, 64)
-	if err != nil {
-		return badRequest("%s must be a log position such as 42", HeaderMinPosition)
-	}
-	if err := p.WaitFor(ctx, pos); err != nil {
-		return Unavailable("this instance has not yet applied position " + minPos + "; retry shortly")
-	}
-	return nil
+// writeProblem writes p as the answer to r, its instance r's path.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *api.Problem) {
+	out := *p
+	out.Instance = r.URL.Path
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(out.Status)
+	_ = json.NewEncoder(w).Encode(out)
 }

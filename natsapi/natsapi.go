@@ -1,9 +1,10 @@
 package natsapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -14,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/oklog/ulid/v2"
 
+	"arbor/api"
 	"arbor/command"
-	"arbor/httpapi"
 	"arbor/projection"
 	"arbor/query"
 )
@@ -32,6 +33,7 @@ type Service struct {
 	Commands   *command.Handler
 	Queries    *query.Service
 	Projection *projection.Projection
+	Blobs      api.Blobs
 	// Wait bounds how long a request waits for the projection: at start-up
 	// until it has caught up, and for an Arbor-Min-Position.
 	Wait time.Duration
@@ -47,15 +49,10 @@ type Service struct {
 	inflight sync.WaitGroup
 }
 
-// IDRequest names one artifact: the body of get and delete.
-type IDRequest struct {
-	ID string `json:"id"`
-}
-
 // UpdateRequest is the body of update: the HTTP PUT body and the id.
 type UpdateRequest struct {
 	ID string `json:"id"`
-	httpapi.UpdateRequest
+	api.UpdateRequest
 }
 
 type handlerFunc func(ctx context.Context, req micro.Request) (any, uint64, error)
@@ -86,7 +83,7 @@ func (s *Service) Start(nc *nats.Conn) error {
 			if s.stopping {
 				// Stop has begun: micro may still hand over queued requests.
 				s.mu.Unlock()
-				s.fail(req, httpapi.Unavailable("arbor is shutting down; nothing was written, retrying is safe"))
+				s.fail(req, api.Unavailable("arbor is shutting down; nothing was written, retrying is safe"))
 				return
 			}
 			s.inflight.Add(1)
@@ -135,7 +132,7 @@ func (s *Service) serve(req micro.Request, h handlerFunc) {
 	}
 	hdr := nats.Header{"Content-Type": {"application/json"}}
 	if pos != 0 {
-		hdr.Set(httpapi.HeaderPosition, strconv.FormatUint(pos, 10))
+		hdr.Set(api.HeaderPosition, strconv.FormatUint(pos, 10))
 	}
 	s.reply(req, hdr, body)
 }
@@ -154,11 +151,11 @@ func (s *Service) reply(req micro.Request, hdr nats.Header, body []byte) {
 // consistent runs h once the projection is ready and has applied the
 // position the request asks for.
 func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFunc) (any, uint64, error) {
-	if err := httpapi.WaitConsistent(ctx, s.Projection, s.Wait, req.Headers().Get(httpapi.HeaderMinPosition)); err != nil {
+	if err := api.WaitConsistent(ctx, s.Projection, s.Wait, req.Headers().Get(api.HeaderMinPosition)); err != nil {
 		return nil, 0, err
 	}
 	if !utf8.Valid(req.Data()) {
-		return nil, 0, httpapi.BadRequest("the body is not valid UTF-8")
+		return nil, 0, api.BadRequest("the body is not valid UTF-8")
 	}
 	return h(ctx, req)
 }
@@ -166,7 +163,7 @@ func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFu
 // fail replies with err as a problem: the problem's status and title in
 // the micro error headers, the problem details as the body.
 func (s *Service) fail(req micro.Request, err error) {
-	p := httpapi.ProblemFor(err, artifactOf(req))
+	p := api.ProblemFor(err)
 	p.Instance = req.Subject()
 	if p.Status >= 500 {
 		s.Logger.Error("nats request failed", "subject", req.Subject(), "status", p.Status, "err", err)
@@ -178,22 +175,8 @@ func (s *Service) fail(req micro.Request, err error) {
 	s.reply(req, hdr, body)
 }
 
-// artifactOf is the id a request names, for a not-found problem's detail.
-func artifactOf(req micro.Request) string {
-	var r struct {
-		ID     string `json:"id"`
-		RootID string `json:"root_id"`
-	}
-	_ = json.Unmarshal(req.Data(), &r)
-	id, err := httpapi.ParseID(r.ID + r.RootID)
-	if err != nil {
-		return r.ID + r.RootID
-	}
-	return id.String()
-}
-
 func (s *Service) create(ctx context.Context, req micro.Request) (any, uint64, error) {
-	var body httpapi.CreateRequest
+	var body api.CreateRequest
 	if err := decode(req, &body); err != nil {
 		return nil, 0, err
 	}
@@ -205,7 +188,7 @@ func (s *Service) create(ctx context.Context, req micro.Request) (any, uint64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	return a.Doc(true), pos, nil
+	return s.full(ctx, a, pos)
 }
 
 func (s *Service) update(ctx context.Context, req micro.Request) (any, uint64, error) {
@@ -222,11 +205,11 @@ func (s *Service) update(ctx context.Context, req micro.Request) (any, uint64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	return a.Doc(true), pos, nil
+	return s.full(ctx, a, pos)
 }
 
 func (s *Service) delete(ctx context.Context, req micro.Request) (any, uint64, error) {
-	var body IDRequest
+	var body api.IDRequest
 	id, ifm, err := decodeWrite(req, &body, func() string { return body.ID })
 	if err != nil {
 		return nil, 0, err
@@ -235,15 +218,15 @@ func (s *Service) delete(ctx context.Context, req micro.Request) (any, uint64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	return IDRequest{ID: id.String()}, pos, nil
+	return api.IDRequest{ID: id.String()}, pos, nil
 }
 
-func (s *Service) get(_ context.Context, req micro.Request) (any, uint64, error) {
-	var body IDRequest
+func (s *Service) get(ctx context.Context, req micro.Request) (any, uint64, error) {
+	var body api.IDRequest
 	if err := decode(req, &body); err != nil {
 		return nil, 0, err
 	}
-	id, err := requiredID(body.ID)
+	id, err := api.RequiredID("id", body.ID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -251,11 +234,11 @@ func (s *Service) get(_ context.Context, req micro.Request) (any, uint64, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	return a.Doc(true), 0, nil
+	return s.full(ctx, a, 0)
 }
 
 func (s *Service) tree(_ context.Context, req micro.Request) (any, uint64, error) {
-	var body httpapi.TreeRequest
+	var body api.TreeRequest
 	if err := decode(req, &body); err != nil {
 		return nil, 0, err
 	}
@@ -263,25 +246,37 @@ func (s *Service) tree(_ context.Context, req micro.Request) (any, uint64, error
 	if err != nil {
 		return nil, 0, err
 	}
-	n, err := s.Queries.Tree(id, depth)
+	t, err := s.Queries.Tree(id, depth)
 	if err != nil {
 		return nil, 0, err
 	}
-	return n, 0, nil
+	return api.TreeView(t), 0, nil
 }
 
+// full is a with all its data, as HTTP answers it: JSON content moved to
+// the object store is put back in place. An artifact too large for one
+// NATS message is a problem that points to its download.
+func (s *Service) full(ctx context.Context, a projection.Artifact, pos uint64) (any, uint64, error) {
+	doc, size, err := api.FullJSON(a)
+	if err != nil {
+		return nil, 0, err
+	}
+	if limit := s.nc.MaxPayload() - replyHeadroom; size > limit {
+		return nil, 0, api.TooLarge(fmt.Sprintf("artifact %s is %d bytes with its content, more than one NATS message carries (%d): "+
+			"GET /api/v1/artifacts/%s/$download over HTTP", a.ID, size, limit, a.ID))
+	}
+	var b bytes.Buffer
+	if err := api.WriteFull(ctx, &b, a, doc, s.Blobs); err != nil {
+		return nil, 0, err
+	}
+	return json.RawMessage(b.Bytes()), pos, nil
+}
+
+// replyHeadroom is what a reply's headers take beside its body.
+const replyHeadroom = 4 << 10
+
 func decode(req micro.Request, v any) error {
-	if len(req.Data()) == 0 {
-		return httpapi.BadRequest("a JSON body is required")
-	}
-	if err := json.Unmarshal(req.Data(), v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return &command.ValidationError{Errors: []command.FieldError{{Field: typeErr.Field, Reason: "has the wrong type"}}}
-		}
-		return httpapi.BadRequest("malformed JSON: " + err.Error())
-	}
-	return nil
+	return api.DecodeJSON(req.Data(), v)
 }
 
 // decodeWrite decodes the body of a write to one artifact into body and
@@ -291,21 +286,10 @@ func decodeWrite(req micro.Request, body any, id func() string) (ulid.ULID, int,
 	if err := decode(req, body); err != nil {
 		return ulid.ULID{}, 0, err
 	}
-	target, err := requiredID(id())
+	target, err := api.RequiredID("id", id())
 	if err != nil {
 		return ulid.ULID{}, 0, err
 	}
-	ifm, err := httpapi.IfMatch(req.Headers().Get("If-Match"))
+	ifm, err := api.IfMatch(req.Headers().Get(api.HeaderIfMatch))
 	return target, ifm, err
-}
-
-func requiredID(s string) (ulid.ULID, error) {
-	if s == "" {
-		return ulid.ULID{}, &command.ValidationError{Errors: []command.FieldError{{Field: "id", Reason: "required"}}}
-	}
-	id, err := httpapi.ParseID(s)
-	if err != nil {
-		return ulid.ULID{}, &command.ValidationError{Errors: []command.FieldError{{Field: "id", Reason: "not a ULID: " + strconv.Quote(s)}}}
-	}
-	return id, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/oklog/ulid/v2"
 
+	"arbor/api"
 	"arbor/natsapi"
 )
 
@@ -158,7 +159,7 @@ func TestEndpoints(t *testing.T) {
 
 	// delete on the current version answers the id and a position; the
 	// artifact is gone.
-	var del natsapi.IDRequest
+	var del api.IDRequest
 	r = ok(t, nc, "delete", `{"id": "`+pred.ID+`"}`, &del, "If-Match", `"1"`)
 	if del.ID != pred.ID || r.Pos() != lastSeq(t, st) {
 		t.Fatalf("delete = %+v at %d, want %s at %d", del, r.Pos(), pred.ID, lastSeq(t, st))
@@ -219,7 +220,7 @@ func TestErrors(t *testing.T) {
 		{"data null", "create", `{"data": null}`, nil, 422, invalid, "data", ""},
 		{"data missing", "create", `{"tags": []}`, nil, 422, invalid, "data", "required"},
 		{"data not an object on update", "update", `{"id": "` + root.ID + `", "data": [1]}`, nil, 422, invalid, "data", "object"},
-		{"a field of the wrong type", "create", `{"tags": "x", "data": {}}`, nil, 422, invalid, "tags", "wrong type"},
+		{"a field of the wrong type", "create", `{"tags": "x", "data": {}}`, nil, 422, invalid, "tags", "must be an array, not string"},
 		{"a bad tag", "create", `{"tags": ["a b"], "data": {}}`, nil, 422, invalid, "tags[0]", ""},
 		{"unknown parent", "create", `{"parent_id": "` + unknown + `", "data": {}}`, nil, 422, invalid, "parent_id", unknown},
 		{"deleted parent", "create", `{"parent_id": "` + gone.ID + `", "data": {}}`, nil, 422, invalid, "parent_id", gone.ID},
@@ -248,7 +249,7 @@ func TestErrors(t *testing.T) {
 		{"update invalid id", "update", `{"id": "nope", "data": {}}`, nil, 422, invalid, "id", "nope"},
 		{"delete invalid id", "delete", `{"id": "nope"}`, nil, 422, invalid, "id", "nope"},
 		{"tree invalid id", "tree", `{"root_id": "nope"}`, nil, 422, invalid, "root_id", "nope"},
-		{"id of the wrong type", "get", `{"id": 5}`, nil, 422, invalid, "id", "wrong type"},
+		{"id of the wrong type", "get", `{"id": 5}`, nil, 422, invalid, "id", "must be a string, not number"},
 		{"get missing id", "get", `{}`, nil, 422, invalid, "id", "required"},
 		{"update missing id", "update", `{"data": {}}`, nil, 422, invalid, "id", "required"},
 		{"delete missing id", "delete", `{}`, nil, 422, invalid, "id", "required"},

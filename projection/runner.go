@@ -8,11 +8,22 @@ import (
 	"arbor/events"
 )
 
+// Log is what the runner reads: *events.Log.
+type Log interface {
+	// Stream names the log, for log lines.
+	Stream() string
+	// LastSeq is the position of the last event in the log.
+	LastSeq(ctx context.Context) (uint64, error)
+	// Read calls fn with every event after from, in order, until ctx is
+	// done or fn fails; skip hears of events that do not decode.
+	Read(ctx context.Context, from uint64, fn func(events.Envelope) error, skip func(seq uint64, err error)) error
+}
+
 // Runner feeds a Projection from the log, in stream order, and marks it
 // ready once it has applied every event that was in the log when Run began.
 // Every field is required.
 type Runner struct {
-	Log        *events.Log
+	Log        Log
 	Projection *Projection
 	Logger     *slog.Logger
 }

@@ -2,16 +2,17 @@ package query
 
 import (
 	"encoding/json"
-	"errors"
 
 	"github.com/oklog/ulid/v2"
 
 	"arbor/hierarchy"
+	"arbor/internal/jsonobj"
 	"arbor/projection"
 )
 
-// ErrNotFound means the artifact does not exist or was deleted.
-var ErrNotFound = errors.New("query: not found")
+// ErrNotFound means the artifact does not exist or was deleted; errors
+// about one artifact are *projection.NotFoundError, which wraps it.
+var ErrNotFound = projection.ErrNotFound
 
 // Source is the projection queries read: *projection.Projection.
 type Source interface {
@@ -25,22 +26,22 @@ type Service struct {
 	Hierarchies hierarchy.Set
 }
 
-// Node is an artifact with its place in a hierarchy, as trees and expand
-// return it. Children is nil when not loaded (cut off by a depth, or in
-// expand), empty for a leaf.
-type Node struct {
-	projection.Doc
-	LevelLabel string  `json:"level_label"`
-	Children   *[]Node `json:"children"`
+// Tree is an artifact with its level label and, when loaded, its live
+// children in creation order. Children is nil when not loaded (cut off by
+// a depth, or in expand), empty for a leaf.
+type Tree struct {
+	Artifact   projection.Artifact
+	LevelLabel string
+	Children   []Tree
 }
 
 // Page is one page of the list of live artifacts, in creation order.
 type Page struct {
-	Items []projection.Doc `json:"items"`
-	Total int              `json:"total"`
-	Page  int              `json:"page"`
-	Size  int              `json:"size"`
-	Pages int              `json:"pages"`
+	Items []projection.Artifact
+	Total int
+	Page  int
+	Size  int
+	Pages int
 }
 
 // Get returns the live artifact id, or ErrNotFound.
@@ -51,72 +52,68 @@ func (q *Service) Get(id ulid.ULID) (projection.Artifact, error) {
 	)
 	q.Projection.Read(func(s *projection.State) { a, ok = s.Get(id) })
 	if !ok || !a.Live {
-		return projection.Artifact{}, ErrNotFound
+		return projection.Artifact{}, &projection.NotFoundError{ID: id}
 	}
 	return a, nil
 }
 
-// List returns page number page (from 1) of size items. Items omit their
-// data's content.
+// List returns page number page (from 1) of size items.
 func (q *Service) List(page, size int) Page {
-	p := Page{Page: page, Size: size, Items: []projection.Doc{}}
+	p := Page{Page: page, Size: size}
 	q.Projection.Read(func(s *projection.State) {
 		p.Total = s.Total()
 		if page-1 > p.Total/size {
 			return // past the end, and (page-1)*size might overflow
 		}
-		for _, a := range s.Page((page-1)*size, size) {
-			p.Items = append(p.Items, a.Doc(false))
-		}
+		p.Items = s.Page((page-1)*size, size)
 	})
 	p.Pages = (p.Total + size - 1) / size
 	return p
 }
 
 // Tree returns the subtree under id down to maxDepth levels below it
-// (negative: all of it). Nodes omit their data's content.
-func (q *Service) Tree(id ulid.ULID, maxDepth int) (Node, error) {
+// (negative: all of it), as of one position.
+func (q *Service) Tree(id ulid.ULID, maxDepth int) (Tree, error) {
 	var (
-		n   Node
+		t   Tree
 		err error
 	)
 	q.Projection.Read(func(s *projection.State) {
 		a, ok := s.Get(id)
 		if !ok || !a.Live {
-			err = ErrNotFound
+			err = &projection.NotFoundError{ID: id}
 			return
 		}
-		n = q.tree(s, a, maxDepth)
+		t = q.tree(s, a, maxDepth)
 	})
-	return n, err
+	return t, err
 }
 
-func (q *Service) tree(s *projection.State, a projection.Artifact, depth int) Node {
-	n := q.node(a, false)
+func (q *Service) tree(s *projection.State, a projection.Artifact, depth int) Tree {
+	t := q.node(a)
 	if depth == 0 {
-		return n
+		return t
 	}
-	children := []Node{}
+	t.Children = []Tree{}
 	s.Children(a.ID, func(c projection.Artifact) bool {
-		children = append(children, q.tree(s, c, depth-1))
+		t.Children = append(t.Children, q.tree(s, c, depth-1))
 		return true
 	})
-	n.Children = &children
-	return n
+	return t
 }
 
-// Expand returns the live artifact id with its level label, full data and
-// no children.
-func (q *Service) Expand(id ulid.ULID) (Node, error) {
+// Expand returns the live artifact id with its level label and no
+// children.
+func (q *Service) Expand(id ulid.ULID) (Tree, error) {
 	a, err := q.Get(id)
 	if err != nil {
-		return Node{}, err
+		return Tree{}, err
 	}
-	return q.node(a, true), nil
+	return q.node(a), nil
 }
 
-func (q *Service) node(a projection.Artifact, full bool) Node {
-	return Node{Doc: a.Doc(full), LevelLabel: q.Hierarchies.Label(a.Hierarchy, a.Level)}
+func (q *Service) node(a projection.Artifact) Tree {
+	return Tree{Artifact: a, LevelLabel: q.Hierarchies.Label(a.Hierarchy, a.Level)}
 }
 
 // Metadata returns data.metadata of the live artifact id verbatim, or {}
@@ -126,13 +123,12 @@ func (q *Service) Metadata(id ulid.ULID) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d struct {
-		Metadata json.RawMessage `json:"metadata"`
-	}
-	if json.Unmarshal(a.Data, &d) != nil || len(d.Metadata) == 0 || string(d.Metadata) == "null" {
+	// Keys compare exactly (after unescaping): "Metadata" is another member.
+	m, ok := jsonobj.Get(a.Data, "metadata")
+	if !ok || string(m.Value) == "null" {
 		return json.RawMessage(`{}`), nil
 	}
-	return d.Metadata, nil
+	return m.Value, nil
 }
 
 // Stats counts live artifacts, in all and per hierarchy and level label.

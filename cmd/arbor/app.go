@@ -24,6 +24,7 @@ import (
 	"arbor/httpapi"
 	"arbor/internal/lockfile"
 	"arbor/internal/natsserver"
+	"arbor/kvview"
 	"arbor/natsapi"
 	"arbor/projection"
 	"arbor/query"
@@ -50,7 +51,7 @@ type Main struct {
 	log      *events.Log
 	proj     *projection.Projection
 	commands *command.Handler
-	kv       *projection.KVView
+	kv       *kvview.View
 	snaps    *snapshot.Store
 	saved    atomic.Uint64 // the position of the last snapshot saved or loaded
 	nats     *natsapi.Service
@@ -88,7 +89,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openProjection(ctx, js); err != nil {
 		return err
 	}
-	m.kv = &projection.KVView{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger}
+	m.kv = &kvview.View{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger}
 	if _, _, err := m.kv.Open(ctx); err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:     m.Logger,
 	}
 	m.nats = &natsapi.Service{
-		Commands: api.Commands, Queries: api.Queries, Projection: m.proj,
+		Commands: api.Commands, Queries: api.Queries, Projection: m.proj, Blobs: blobs,
 		Wait: m.Config.Wait, Timeout: 30 * time.Second, Version: version, Logger: m.Logger,
 	}
 	if err := m.nats.Start(m.nc); err != nil {

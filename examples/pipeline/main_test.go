@@ -85,12 +85,12 @@ func TestPipeline(t *testing.T) {
 					wantParent = parent.String()
 				}
 				gotParent := ""
-				if n.ParentID != nil {
-					gotParent = *n.ParentID
+				if a := n.Artifact; !a.Parent.IsZero() {
+					gotParent = a.Parent.String()
 				}
-				if n.Level != level || n.Hierarchy != h.Name || n.LevelLabel != h.Labels[level] || gotParent != wantParent {
+				if a := n.Artifact; a.Level != level || a.Hierarchy != h.Name || n.LevelLabel != h.Labels[level] || gotParent != wantParent {
 					t.Errorf("%s %s = level %d %q of %s under %q, want level %d %q of %s under %q",
-						l.what, l.id, n.Level, n.LevelLabel, n.Hierarchy, gotParent, level, h.Labels[level], h.Name, wantParent)
+						l.what, l.id, a.Level, n.LevelLabel, a.Hierarchy, gotParent, level, h.Labels[level], h.Name, wantParent)
 				}
 			}
 			// The predictions are the model's children, in the order printed.

@@ -20,6 +20,7 @@ import (
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/natstest"
+	"arbor/kvview"
 	"arbor/natsapi"
 	"arbor/projection"
 	"arbor/query"
@@ -33,7 +34,7 @@ type Stack struct {
 	Log        *events.Log
 	Projection *projection.Projection
 	Handler    *command.Handler
-	KV         *projection.KVView
+	KV         *kvview.View
 	Blobs      *blobstore.Store
 	Queries    *query.Service
 }
@@ -77,7 +78,7 @@ func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
 		MaxData: int(nc.MaxPayload()) - 8<<10, Blobs: blobs, Timeout: 30 * time.Second,
 	}
 	st.Queries = &query.Service{Projection: st.Projection, Hierarchies: set}
-	st.KV = &projection.KVView{JS: js, Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
+	st.KV = &kvview.View{JS: js, Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	runner := &projection.Runner{Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
@@ -135,7 +136,7 @@ func (st *Stack) ServeNATS(t testing.TB, h *command.Handler) *natsapi.Service {
 		h = st.Handler
 	}
 	svc := &natsapi.Service{
-		Commands: h, Queries: st.Queries, Projection: st.Projection,
+		Commands: h, Queries: st.Queries, Projection: st.Projection, Blobs: st.Blobs,
 		Wait: 5 * time.Second, Timeout: 30 * time.Second, Version: "0.3.0",
 		Logger: slog.New(slog.DiscardHandler),
 	}

@@ -33,3 +33,25 @@ func TestDependenciesPointInward(t *testing.T) {
 		}
 	}
 }
+
+// Transports know the shared api package, never each other; and the read
+// model and the core never import a transport's shared package either.
+func TestTransportsDoNotImportEachOther(t *testing.T) {
+	for pkg, banned := range map[string][]string{
+		"arbor/httpapi":    {"arbor/natsapi", "arbor/kvview"},
+		"arbor/natsapi":    {"arbor/httpapi", "arbor/kvview"},
+		"arbor/kvview":     {"arbor/httpapi", "arbor/natsapi"},
+		"arbor/api":        {"arbor/httpapi", "arbor/natsapi", "arbor/kvview", "net/http/httptest"},
+		"arbor/projection": {"arbor/api", "arbor/kvview", "github.com/nats-io/nats.go/jetstream"},
+		"arbor/query":      {"arbor/api"},
+		"arbor/command":    {"arbor/api", "arbor/query"},
+	} {
+		for _, imp := range imports(t, pkg) {
+			for _, b := range banned {
+				if imp == b {
+					t.Errorf("%s imports %s", pkg, imp)
+				}
+			}
+		}
+	}
+}

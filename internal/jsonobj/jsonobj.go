@@ -64,7 +64,8 @@ func Get(obj []byte, key string) (Member, bool) {
 // Without returns obj without its member key: obj itself, not a copy, when
 // it has no such member or is not an object.
 func Without(obj []byte, key string) []byte {
-	if !bytes.Contains(obj, []byte(`"`+key+`"`)) {
+	// A quick answer only when no key can be spelled with escapes.
+	if !bytes.Contains(obj, []byte(`"`+key+`"`)) && !bytes.ContainsRune(obj, '\\') {
 		return obj
 	}
 	ms, err := Members(obj)

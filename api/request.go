@@ -1,17 +1,19 @@
-package httpapi
+package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 
 	"arbor/command"
 )
 
-// The request bodies of the API. Other transports (NATS) take the same JSON
-// and turn it into commands and queries the same way.
+// The request bodies of the API, the same JSON over every transport.
 
 // CreateRequest is the body of a create.
 type CreateRequest struct {
@@ -29,12 +31,12 @@ func (r CreateRequest) Command() (command.Create, error) {
 	var err error
 	if r.ID != "" {
 		if c.ID, err = ParseID(r.ID); err != nil {
-			return command.Create{}, invalidField("id", "not a ULID: %q", r.ID)
+			return command.Create{}, InvalidField("id", "not a ULID: %q", r.ID)
 		}
 	}
 	if r.ParentID != nil {
 		if c.Parent, err = ParseID(*r.ParentID); err != nil {
-			return command.Create{}, invalidField("parent_id", "not a ULID: %q", *r.ParentID)
+			return command.Create{}, InvalidField("parent_id", "not a ULID: %q", *r.ParentID)
 		}
 	}
 	return c, nil
@@ -61,11 +63,11 @@ func (r UpdateRequest) Command(id ulid.ULID, ifMatch int) (command.Update, error
 	}
 	var p string
 	if json.Unmarshal(r.ParentID, &p) != nil {
-		return command.Update{}, invalidField("parent_id", "must be a ULID or null")
+		return command.Update{}, InvalidField("parent_id", "must be a ULID or null")
 	}
 	var err error
 	if u.Parent, err = ParseID(p); err != nil {
-		return command.Update{}, invalidField("parent_id", "not a ULID: %q", p)
+		return command.Update{}, InvalidField("parent_id", "not a ULID: %q", p)
 	}
 	return u, nil
 }
@@ -79,19 +81,75 @@ type TreeRequest struct {
 // Query returns the root and depth r asks for (-1: the whole subtree).
 func (r TreeRequest) Query() (ulid.ULID, int, error) {
 	if r.RootID == "" {
-		return ulid.ULID{}, 0, invalidField("root_id", "required")
+		return ulid.ULID{}, 0, InvalidField("root_id", "required")
 	}
 	id, err := ParseID(r.RootID)
 	if err != nil {
-		return ulid.ULID{}, 0, invalidField("root_id", "not a ULID: %q", r.RootID)
+		return ulid.ULID{}, 0, InvalidField("root_id", "not a ULID: %q", r.RootID)
 	}
 	depth := -1
 	if r.MaxDepth != nil {
 		if depth = *r.MaxDepth; depth < 0 {
-			return ulid.ULID{}, 0, invalidField("max_depth", "must be 0 or more")
+			return ulid.ULID{}, 0, InvalidField("max_depth", "must be 0 or more")
 		}
 	}
 	return id, depth, nil
+}
+
+// IDRequest names one artifact: the body of NATS get and delete.
+type IDRequest struct {
+	ID string `json:"id"`
+}
+
+// RequiredID reads a required id field of a body.
+func RequiredID(field, s string) (ulid.ULID, error) {
+	if s == "" {
+		return ulid.ULID{}, InvalidField(field, "required")
+	}
+	id, err := ParseID(s)
+	if err != nil {
+		return ulid.ULID{}, InvalidField(field, "not a ULID: %q", s)
+	}
+	return id, nil
+}
+
+// DecodeJSON reads one JSON value, a request body, into v: 400 for a body
+// that is empty, not UTF-8, not JSON, or followed by more; 422 naming the
+// field for a value of the wrong type.
+func DecodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return BadRequest("a JSON body is required")
+	}
+	if !utf8.Valid(body) {
+		return BadRequest("the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return InvalidField(typeErr.Field, "must be %s, not %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		if errors.As(err, &typeErr) {
+			return BadRequest("the body must be a JSON object, not %s", typeErr.Value)
+		}
+		return BadRequest("malformed JSON: %v", err)
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		return BadRequest("malformed JSON: data after the first value")
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "slice":
+		return "an array"
+	case "string", "ptr":
+		return "a string"
+	case "int":
+		return "an integer"
+	}
+	return "a " + goKind
 }
 
 // ParseID reads a ULID, upper or lower case.

@@ -1,4 +1,4 @@
-package projection
+package kvview
 
 import (
 	"context"
@@ -10,12 +10,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
+	"arbor/api"
 	"arbor/events"
 	"arbor/internal/jsopen"
+	"arbor/projection"
 )
 
-// KVView keeps a JetStream KV bucket holding every live artifact's current
-// JSON (as Doc, with full data) under its id, for readers that speak NATS but
+// View keeps a JetStream KV bucket holding every live artifact's current
+// JSON (api.Full) under its id, for readers that speak NATS but
 // not HTTP. arbor never reads its own answers from it.
 //
 // The bucket is written from a durable consumer on the log whose priority
@@ -26,10 +28,10 @@ import (
 // state or a later one. So the bucket converges to the fold of the log, and
 // a redelivered batch writes nothing wrong. All fields but Bucket and
 // Replicas are required.
-type KVView struct {
+type View struct {
 	JS         jetstream.JetStream
 	Log        *events.Log
-	Projection *Projection
+	Projection *projection.Projection
 	Bucket     string // default "ARTIFACTS_STATE"
 	Replicas   int    // default 1
 	Logger     *slog.Logger
@@ -40,18 +42,18 @@ const (
 	kvGroup = "writer"
 )
 
-func (v *KVView) bucket() string {
+func (v *View) bucket() string {
 	if v.Bucket == "" {
 		return "ARTIFACTS_STATE"
 	}
 	return v.Bucket
 }
 
-func (v *KVView) durable() string { return v.bucket() + "_writer" }
+func (v *View) durable() string { return v.bucket() + "_writer" }
 
 // Open opens the bucket and the durable consumer, creating what does not
 // exist yet.
-func (v *KVView) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consumer, error) {
+func (v *View) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consumer, error) {
 	kv, err := jsopen.GetOrCreate(
 		func() (jetstream.KeyValue, error) { return v.JS.KeyValue(ctx, v.bucket()) },
 		func() (jetstream.KeyValue, error) {
@@ -89,7 +91,7 @@ func (v *KVView) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consum
 
 // Run writes the bucket until ctx is done, and returns ctx's error or an
 // error opening the bucket.
-func (v *KVView) Run(ctx context.Context) error {
+func (v *View) Run(ctx context.Context) error {
 	kv, cons, err := v.Open(ctx)
 	if err != nil {
 		return err
@@ -131,7 +133,7 @@ func (v *KVView) Run(ctx context.Context) error {
 // them all. A write that fails is tried again (writes are idempotent) until
 // it succeeds or ctx is done, so that acknowledging never skips an
 // artifact; flush returns ctx's error then.
-func (v *KVView) flush(ctx context.Context, kv jetstream.KeyValue, msgs []jetstream.Msg) error {
+func (v *View) flush(ctx context.Context, kv jetstream.KeyValue, msgs []jetstream.Msg) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -167,16 +169,16 @@ func (v *KVView) flush(ctx context.Context, kv jetstream.KeyValue, msgs []jetstr
 }
 
 // write puts id's current state, or deletes its key when it is not live.
-func (v *KVView) write(ctx context.Context, kv jetstream.KeyValue, id ulid.ULID) error {
+func (v *View) write(ctx context.Context, kv jetstream.KeyValue, id ulid.ULID) error {
 	var (
 		doc  []byte
 		live bool
 		err  error
 	)
-	v.Projection.Read(func(s *State) {
+	v.Projection.Read(func(s *projection.State) {
 		a, ok := s.Get(id)
 		if live = ok && a.Live; live {
-			doc, err = json.Marshal(a.Doc(true))
+			doc, err = json.Marshal(api.Full(a))
 		}
 	})
 	if err != nil {
@@ -202,7 +204,7 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // Lag is the number of events the bucket has yet to reflect: the log's
 // last position less the last position the writer has acknowledged.
-func (v *KVView) Lag(ctx context.Context) (uint64, error) {
+func (v *View) Lag(ctx context.Context) (uint64, error) {
 	last, err := v.Log.LastSeq(ctx)
 	if err != nil {
 		return 0, err
