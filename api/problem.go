@@ -11,6 +11,7 @@ import (
 	"arbor/command"
 	"arbor/events"
 	"arbor/projection"
+	"arbor/query"
 )
 
 // Problem types. Existing clients match on them: the list only grows.
@@ -99,6 +100,8 @@ func ProblemFor(err error) *Problem {
 	case errors.As(err, &missing):
 		return &Problem{Type: TypeNotFound, Title: "Not Found", Status: http.StatusNotFound,
 			Detail: fmt.Sprintf("Artifact with id %s not found", missing.ID)}
+	case errors.Is(err, query.ErrNoContent):
+		return &Problem{Type: TypeNotFound, Title: "Not Found", Status: http.StatusNotFound, Detail: "Artifact has no content"}
 	case errors.As(err, &validation):
 		return &Problem{Type: TypeValidation, Title: "Validation Failed", Status: http.StatusUnprocessableEntity,
 			Detail: fieldsDetail(validation.Errors), Errors: validation.Errors}

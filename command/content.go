@@ -6,13 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/oklog/ulid/v2"
 
 	"arbor/blobstore"
+	"arbor/content"
 	"arbor/events"
-	"arbor/internal/jsonobj"
 	"arbor/projection"
 )
 
@@ -58,32 +57,16 @@ func (h *Handler) AttachContent(ctx context.Context, a AttachContent) (projectio
 	return d.prev.AfterUpdate(env, d.event.(events.ArtifactUpdated)), env.Seq, nil
 }
 
-// stamp returns data for binary content c: without inline content, with
-// content_type, content_size and content_sha256 describing c.
+// stamp returns data for binary content c (see content.Stamp), validated.
 func stamp(data json.RawMessage, c events.Content) (json.RawMessage, error) {
-	out := jsonobj.Without(data, "content")
-	var err error
-	for _, kv := range []struct {
-		key   string
-		value json.RawMessage
-	}{
-		{"content_type", quote(c.Type)},
-		{"content_size", json.RawMessage(strconv.FormatInt(c.Size, 10))},
-		{"content_sha256", quote(c.SHA256)},
-	} {
-		if out, err = jsonobj.With(out, kv.key, kv.value); err != nil {
-			return nil, err
-		}
+	out, err := content.Stamp(data, c.Type, c.Size, c.SHA256)
+	if err != nil {
+		return nil, err
 	}
 	if _, _, err := validateBody(out, nil); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-func quote(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
 }
 
 // fit returns data as one event can carry it. Data too large keeps its
@@ -93,7 +76,7 @@ func (h *Handler) fit(ctx context.Context, data json.RawMessage) (json.RawMessag
 	if h.MaxData == 0 || len(data) <= h.MaxData {
 		return data, nil, nil
 	}
-	m, ok := jsonobj.Get(data, "content")
+	m, ok := content.Inline(data)
 	rest := len(data) - len(m.Value) + len("null")
 	if !ok || h.Blobs == nil || rest > h.MaxData {
 		return nil, nil, fmt.Errorf("%w: data is %d bytes, at most %d fit in one event besides its content",
@@ -105,9 +88,6 @@ func (h *Handler) fit(ctx context.Context, data json.RawMessage) (json.RawMessag
 	}
 	stub := make(json.RawMessage, 0, rest)
 	stub = append(append(append(stub, data[:m.Start]...), "null"...), data[m.End:]...)
-	ctype := "application/json"
-	if t, ok := jsonobj.Get(data, "content_type"); ok {
-		_ = json.Unmarshal(t.Value, &ctype)
-	}
+	ctype := content.TypeOf(data, "application/json")
 	return stub, &events.Content{SHA256: ref.SHA256, Size: ref.Size, Type: ctype, JSON: true, Offset: m.Start}, nil
 }

@@ -7,9 +7,9 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"arbor/content"
 	"arbor/events"
 	"arbor/hierarchy"
-	"arbor/internal/jsonobj"
 	"arbor/projection"
 )
 
@@ -100,7 +100,7 @@ func decideUpdate(a projection.Artifact, found bool, hs hierarchy.Set, u Update,
 		return decision{}, ErrStale
 	}
 	ev := events.ArtifactUpdated{ID: a.ID, Tags: u.Tags, Data: u.Data, Content: moved}
-	if _, inline := jsonobj.Get(u.Data, "content"); !inline && a.Content != nil && !a.Content.JSON {
+	if !content.HasInline(u.Data) && a.Content != nil && !a.Content.JSON {
 		data, err := stamp(u.Data, *a.Content)
 		if err != nil {
 			return decision{}, err

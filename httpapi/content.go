@@ -19,7 +19,6 @@ import (
 	"arbor/command"
 	"arbor/content"
 	"arbor/events"
-	"arbor/internal/jsonobj"
 	"arbor/projection"
 )
 
@@ -115,33 +114,20 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 	if err != nil {
 		return err
 	}
-	a, err := s.Queries.Get(id)
+	format, err := formatParam(r)
 	if err != nil {
 		return err
 	}
-	format, err := formatParam(r)
+	a, c, err := s.Queries.Content(r.Context(), id)
 	if err != nil {
 		return err
 	}
 	// Accept: text/csv asks for CSV where there is a choice; ?format=csv
 	// insists on it.
 	csv := format == "csv" || (format == "" && acceptsCSV(r))
-	if a.Content != nil && !a.Content.JSON {
-		if format == "csv" {
-			return api.InvalidField("format", "only DataFrame content downloads as CSV")
-		}
-		return s.serveBlob(w, r, a)
-	}
-	raw, err := s.jsonContent(r.Context(), a)
-	if err != nil {
-		return err
-	}
-	if raw == nil {
-		return api.NotFound("Artifact has no content")
-	}
-	ctype := contentType(a.Data, "application/json")
-	if content.IsDataFrame(a.Data) {
-		df, errs := content.ParseDataFrame(raw)
+	switch {
+	case c.DataFrame:
+		df, errs := content.ParseDataFrame(c.JSON)
 		if errs != nil {
 			return fmt.Errorf("stored DataFrame of %s does not parse: %v", a.ID, errs)
 		}
@@ -149,33 +135,22 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 			setDownloadHeaders(w, a, "text/csv; charset=utf-8")
 			return df.WriteCSV(w)
 		}
-		setDownloadHeaders(w, a, ctype)
+		setDownloadHeaders(w, a, c.Type)
 		return df.WriteRecords(w)
-	}
-	if format == "csv" {
+	case format == "csv":
 		return api.InvalidField("format", "only DataFrame content downloads as CSV")
+	case c.File != nil:
+		return s.serveBlob(w, r, a)
 	}
 	// A string under a content_type that is not JSON is that text.
+	raw := []byte(c.JSON)
 	var text string
-	if content.Extension(ctype) != "json" && json.Unmarshal(raw, &text) == nil {
+	if content.Extension(c.Type) != "json" && json.Unmarshal(raw, &text) == nil {
 		raw = []byte(text)
 	}
-	setDownloadHeaders(w, a, ctype)
+	setDownloadHeaders(w, a, c.Type)
 	_, err = w.Write(raw)
 	return err
-}
-
-// jsonContent returns the JSON content of a: inline in its data, or moved
-// to the object store. It returns nil when a has none.
-func (s *Server) jsonContent(ctx context.Context, a projection.Artifact) (json.RawMessage, error) {
-	if a.Content != nil && a.Content.JSON {
-		return s.Blobs.ReadAll(ctx, a.Content.SHA256)
-	}
-	m, ok := jsonobj.Get(a.Data, "content")
-	if !ok || string(m.Value) == "null" {
-		return nil, nil
-	}
-	return m.Value, nil
 }
 
 func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, a projection.Artifact) error {
@@ -199,15 +174,6 @@ func setDownloadHeaders(w http.ResponseWriter, a projection.Artifact, ctype stri
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition",
 		fmt.Sprintf("attachment; filename=artifact_%s.%s", a.ID, content.Extension(ctype)))
-}
-
-// contentType is data's content_type, or def.
-func contentType(data json.RawMessage, def string) string {
-	var ct string
-	if m, ok := jsonobj.Get(data, "content_type"); ok && json.Unmarshal(m.Value, &ct) == nil && ct != "" {
-		return ct
-	}
-	return def
 }
 
 // formatParam is ?format=: "csv", "json" or "" (not given).

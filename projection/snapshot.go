@@ -252,7 +252,7 @@ func (e *snapWriter) writeNode(n *node, parent int, prev *snapPrev) {
 
 // listData writes list, which is usually data less its member "content":
 // as where that was cut from data, or else as is. Deriving it again on
-// reading (withoutContent) takes longer than the rest of reading.
+// reading (content.Strip) takes longer than the rest of reading.
 func (e *snapWriter) listData(data, list []byte) {
 	if cut := len(data) - len(list); list != nil && cut > 0 {
 		p := 0

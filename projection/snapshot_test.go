@@ -16,6 +16,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"arbor/content"
 	"arbor/events"
 )
 
@@ -610,7 +611,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		// The share of read spent deriving ListData.
 		for b.Loop() {
 			for _, n := range s.order {
-				withoutContent(n.Data)
+				content.Strip(n.Data)
 			}
 		}
 		perArtifact(b)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"arbor/content"
 	"arbor/events"
 )
 
@@ -325,7 +326,7 @@ func (s *State) unstray(n *node) {
 func AfterCreate(env events.Envelope, ev events.ArtifactCreated) Artifact {
 	return Artifact{
 		ID: ev.ID, Parent: ev.Parent, Hierarchy: ev.Hierarchy, Level: ev.Level,
-		Tags: ev.Tags, Data: ev.Data, ListData: withoutContent(ev.Data), Content: ev.Content,
+		Tags: ev.Tags, Data: ev.Data, ListData: content.Strip(ev.Data), Content: ev.Content,
 		Version: 1, CreatedAt: env.Time, UpdatedAt: env.Time,
 		Live: true, CreatedSeq: env.Seq,
 	}
@@ -333,7 +334,7 @@ func AfterCreate(env events.Envelope, ev events.ArtifactCreated) Artifact {
 
 // AfterUpdate is a once the update ev at env is applied.
 func (a Artifact) AfterUpdate(env events.Envelope, ev events.ArtifactUpdated) Artifact {
-	a.Tags, a.Data, a.ListData, a.Content = ev.Tags, ev.Data, withoutContent(ev.Data), ev.Content
+	a.Tags, a.Data, a.ListData, a.Content = ev.Tags, ev.Data, content.Strip(ev.Data), ev.Content
 	a.Version++
 	a.UpdatedAt = env.Time
 	a.OwnSeq = env.Seq

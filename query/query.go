@@ -1,10 +1,14 @@
 package query
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/oklog/ulid/v2"
 
+	"arbor/content"
+	"arbor/events"
 	"arbor/hierarchy"
 	"arbor/internal/jsonobj"
 	"arbor/projection"
@@ -19,11 +23,20 @@ type Source interface {
 	Read(fn func(*projection.State))
 }
 
-// Service answers reads. Its fields must be set; it is safe for concurrent
-// use.
+// ErrNoContent means an artifact has no content to download.
+var ErrNoContent = errors.New("query: artifact has no content")
+
+// Blobs reads content kept in the object store: *blobstore.Store.
+type Blobs interface {
+	ReadAll(ctx context.Context, sha256 string) ([]byte, error)
+}
+
+// Service answers reads. Its fields must be set (Blobs only for Content);
+// it is safe for concurrent use.
 type Service struct {
 	Projection  Source
 	Hierarchies hierarchy.Set
+	Blobs       Blobs
 }
 
 // Tree is an artifact with its level label and, when loaded, its live
@@ -163,4 +176,37 @@ func (q *Service) Stats() Stats {
 		st.Hierarchies[name] = hs
 	}
 	return st
+}
+
+// Content is what an artifact's download serves: a file kept in the object
+// store (File), or JSON content, inline in the data or moved to the object
+// store and read back (JSON).
+type Content struct {
+	Type      string          // the media type
+	File      *events.Content // a file: serve its bytes as stored
+	JSON      json.RawMessage // JSON content, when File is nil
+	DataFrame bool            // the JSON content is a DataFrame
+}
+
+// Content returns the live artifact id and what its download serves, or
+// ErrNoContent.
+func (q *Service) Content(ctx context.Context, id ulid.ULID) (projection.Artifact, Content, error) {
+	a, err := q.Get(id)
+	if err != nil {
+		return a, Content{}, err
+	}
+	if c := a.Content; c != nil && !c.JSON {
+		return a, Content{Type: c.Type, File: c}, nil
+	}
+	out := Content{Type: content.TypeOf(a.Data, "application/json"), DataFrame: content.IsDataFrame(a.Data)}
+	if c := a.Content; c != nil {
+		out.JSON, err = q.Blobs.ReadAll(ctx, c.SHA256)
+		return a, out, err
+	}
+	m, ok := content.Inline(a.Data)
+	if !ok {
+		return a, Content{}, ErrNoContent
+	}
+	out.JSON = m.Value
+	return a, out, nil
 }

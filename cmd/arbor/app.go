@@ -111,7 +111,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	api := &httpapi.Server{
 		Commands:   m.commands,
-		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs},
+		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs, Blobs: blobs},
 		Projection: m.proj,
 		Blobs:      blobs,
 		Events:     m.log,

@@ -1,11 +1,11 @@
-package projection
+package content
 
 import (
 	"encoding/json"
 	"testing"
 )
 
-func TestWithoutContent(t *testing.T) {
+func TestStrip(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 		same           bool // the very bytes of in come back
@@ -40,26 +40,26 @@ func TestWithoutContent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := json.RawMessage(tt.in)
-			got := withoutContent(in)
+			got := Strip(in)
 			want := tt.want
 			if tt.same {
 				want = tt.in
 			}
 			if string(got) != want {
-				t.Fatalf("withoutContent(%s) = %s, want %s", tt.in, got, want)
+				t.Fatalf("Strip(%s) = %s, want %s", tt.in, got, want)
 			}
 			if tt.same && &got[0] != &in[0] {
-				t.Fatalf("withoutContent(%s) copied its input, want the same bytes", tt.in)
+				t.Fatalf("Strip(%s) copied its input, want the same bytes", tt.in)
 			}
 			if !tt.same && !json.Valid(got) {
-				t.Fatalf("withoutContent(%s) = %s, not valid JSON", tt.in, got)
+				t.Fatalf("Strip(%s) = %s, not valid JSON", tt.in, got)
 			}
 		})
 	}
 }
 
-func TestWithoutContentEmpty(t *testing.T) {
-	if got := withoutContent(nil); got != nil {
-		t.Fatalf("withoutContent(nil) = %q, want nil", got)
+func TestStripEmpty(t *testing.T) {
+	if got := Strip(nil); got != nil {
+		t.Fatalf("Strip(nil) = %q, want nil", got)
 	}
 }
