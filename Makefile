@@ -18,7 +18,7 @@ test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench:
-	$(GO) run ./cmd/arbor bench
+	$(GO) run ./cmd/arbor bench --artifacts 1000000
 
 clean:
 	rm -rf bin arbor-data

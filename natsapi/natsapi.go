@@ -42,11 +42,12 @@ type Service struct {
 	Version string
 	Logger  *slog.Logger
 
-	nc       *nats.Conn
-	svc      micro.Service
-	mu       sync.Mutex // guards stopping, and inflight's Add against Wait
-	stopping bool
-	inflight sync.WaitGroup
+	nc        *nats.Conn
+	svc       micro.Service
+	mu        sync.Mutex // guards stopping, and inflight's Add against Wait
+	stopping  bool
+	inflight  sync.WaitGroup
+	cancelled chan struct{} // closed when Stop stops waiting for requests
 }
 
 // UpdateRequest is the body of update: the HTTP PUT body and the id.
@@ -69,6 +70,7 @@ func (s *Service) Start(nc *nats.Conn) error {
 		return err
 	}
 	s.nc = nc
+	s.cancelled = make(chan struct{})
 	sem := make(chan struct{}, maxInFlight)
 	g := svc.AddGroup(Prefix)
 	for name, h := range map[string]handlerFunc{
@@ -104,8 +106,9 @@ func (s *Service) Start(nc *nats.Conn) error {
 	return nc.Flush()
 }
 
-// Stop takes the service off NATS and waits for the requests in flight.
-func (s *Service) Stop() error {
+// Stop takes the service off NATS and waits for the requests in flight
+// until ctx is done; then it cancels them, and waits for them to answer.
+func (s *Service) Stop(ctx context.Context) error {
 	if s.svc == nil {
 		return nil
 	}
@@ -113,13 +116,27 @@ func (s *Service) Stop() error {
 	s.stopping = true
 	s.mu.Unlock()
 	err := s.svc.Stop()
-	s.inflight.Wait()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		close(s.cancelled)
+		<-done
+	}
 	return err
 }
 
 func (s *Service) serve(req micro.Request, h handlerFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-s.cancelled: // Stop's deadline passed
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	v, pos, err := s.consistent(ctx, req, h)
 	if err != nil {
 		s.fail(req, err)

@@ -376,10 +376,12 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 		// The state keeps slices of b: drop what ReadAll grew it by.
 		b = bytes.Clone(b)
 	}
-	return decodeSnapshot(b)
+	return DecodeSnapshot(b)
 }
 
-func decodeSnapshot(b []byte) (*State, error) {
+// DecodeSnapshot is ReadSnapshot of the snapshot b: for a caller that knows
+// its size and reads it whole itself. The state keeps slices of b.
+func DecodeSnapshot(b []byte) (*State, error) {
 	if len(b) < len(snapshotMagic) || string(b[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: no snapshot magic", ErrSnapshotFormat)
 	}
@@ -444,6 +446,7 @@ func (d *snapReader) state() (*State, error) {
 			return nil, d.err
 		}
 	}
+	s.indexStrays()
 
 	count := d.count(snapMinNode)
 	if d.err != nil {
@@ -454,16 +457,28 @@ func (d *snapReader) state() (*State, error) {
 	s.byID = make(map[ulid.ULID]*node, count)
 	flags := make([]int8, count)
 	kids := make([]int32, count) // live children per artifact
+	// The index by id is built beside the decoding, batch by batch: a node
+	// names its parent by position, so decoding never looks an id up, and
+	// filling the map is a third of reading a large snapshot.
+	decoded := make(chan int, 64) // how many nodes are decoded so far
+	indexed := make(chan bool)    // whether every id was new
+	go func() {
+		from, unique := 0, true
+		for to := range decoded {
+			for i := from; i < to; i++ {
+				s.byID[nodes[i].ID] = &nodes[i]
+			}
+			unique = unique && len(s.byID) == to
+			from = to
+		}
+		indexed <- unique
+	}()
 	var prev snapPrev
 	for i := range nodes {
 		n := &nodes[i]
 		p := d.node(n, i, nodes, &prev)
 		if d.err != nil {
-			return nil, d.err
-		}
-		if s.byID[n.ID] = n; len(s.byID) != i+1 {
-			d.fail("artifact %s twice", n.ID)
-			return nil, d.err
+			break
 		}
 		s.order[i] = n
 		if n.Live {
@@ -472,6 +487,19 @@ func (d *snapReader) state() (*State, error) {
 				kids[p]++
 			}
 		}
+		if (i+1)%4096 == 0 {
+			decoded <- i + 1
+		}
+	}
+	if d.err == nil {
+		decoded <- count
+	}
+	close(decoded)
+	if unique := <-indexed; d.err == nil && !unique {
+		d.fail("an artifact id appears twice")
+	}
+	if d.err != nil {
+		return nil, d.err
 	}
 	if d.off != len(d.b) {
 		d.fail("%d bytes after the last artifact", len(d.b)-d.off)

@@ -21,7 +21,11 @@ type Artifact struct {
 	Level     int
 	// Key is the placement key of the artifact's root: with the layout it
 	// gives the shard token of every subject of the tree.
-	Key  uint16
+	Key uint16
+	// Live is false once the artifact is deleted; its id stays taken. (It
+	// sits by Key so that the two share a word: a node fits a smaller
+	// allocation.)
+	Live bool
 	Tags []string
 	// Data is the artifact's data as written; ListData is the same without
 	// its top-level "content" (the very same bytes when it has none).
@@ -34,8 +38,6 @@ type Artifact struct {
 	Version   int
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	// Live is false once the artifact is deleted; its id stays taken.
-	Live bool
 	// Children counts live children.
 	Children int
 	// CreatedSeq is the position of the artifact's creation event.
@@ -77,12 +79,17 @@ type State struct {
 	byID   map[ulid.ULID]*node
 	// stray holds the positions of arbor's subjects about artifacts not
 	// created (yet): what a later creation of that id finds there.
-	stray   map[string]uint64
+	stray map[string]uint64
+	// strayOf indexes the subjects in stray by id (derived from stray).
+	strayOf map[ulid.ULID][]string
 	order   []*node // every artifact ever created, in creation order
 	live    fenwick // 1 at order[i] while it is live
 	counts  map[string][]int
 	applied uint64
 	ignored int
+	// names interns hierarchies and labels: a handful of strings that
+	// every artifact would otherwise hold a copy of.
+	names map[string]string
 }
 
 // NewState returns the fold of an empty log whose subjects follow layout.
@@ -91,8 +98,21 @@ func NewState(layout events.Layout) *State {
 		layout: layout,
 		byID:   make(map[ulid.ULID]*node),
 		stray:  make(map[string]uint64),
-		counts: make(map[string][]int),
+
+		strayOf: make(map[ulid.ULID][]string),
+		counts:  make(map[string][]int),
+		names:   make(map[string]string),
 	}
+}
+
+// intern returns the state's copy of name.
+func (s *State) intern(name string) string {
+	if in, ok := s.names[name]; ok {
+		return in
+	}
+	name = strings.Clone(name)
+	s.names[name] = name
+	return name
 }
 
 // Applied is the position of the last event folded in.
@@ -143,7 +163,7 @@ func (s *State) apply(env events.Envelope, sub events.Subject) {
 		case events.KindArt:
 			n.OwnSeq = env.Seq
 		case events.KindKids:
-			n.KidsLabel, n.KidsSeq = sub.Label, env.Seq
+			n.KidsLabel, n.KidsSeq = s.intern(sub.Label), env.Seq
 		default:
 			n.Sealed = true
 		}
@@ -261,8 +281,8 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated, key uint1
 		return false
 	}
 	n := &node{Artifact: AfterCreate(env, ev), pos: len(s.order)}
-	n.Key = key
-	if len(s.stray) > 0 {
+	n.Key, n.Hierarchy = key, s.intern(ev.Hierarchy)
+	if len(s.strayOf[n.ID]) > 0 {
 		s.unstray(n)
 	}
 	s.byID[ev.ID] = n
@@ -286,19 +306,32 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated, key uint1
 func (s *State) addStray(env events.Envelope, sub events.Subject) {
 	if sub.Kind == events.KindKids {
 		prefix := env.Subject[:len(env.Subject)-len(sub.Label)]
-		if kids, _, ok := s.strayKids(prefix); ok && kids != env.Subject {
+		if kids, _, ok := s.findStray(sub.ID, prefix); ok && kids != env.Subject {
 			return
 		}
+	}
+	if _, seen := s.stray[env.Subject]; !seen {
+		s.strayOf[sub.ID] = append(s.strayOf[sub.ID], env.Subject)
 	}
 	s.stray[env.Subject] = env.Seq
 }
 
-// strayKids finds the stray kids subject starting with prefix (which ends
-// with the id and a dot), and its last position.
-func (s *State) strayKids(prefix string) (string, uint64, bool) {
-	for subject, seq := range s.stray {
+// indexStrays derives strayOf from stray.
+func (s *State) indexStrays() {
+	s.strayOf = make(map[ulid.ULID][]string)
+	for subject := range s.stray {
+		if sub, ok := events.ParseSubject(subject); ok {
+			s.strayOf[sub.ID] = append(s.strayOf[sub.ID], subject)
+		}
+	}
+}
+
+// findStray finds a stray subject of id that starts with prefix, and its
+// last position.
+func (s *State) findStray(id ulid.ULID, prefix string) (string, uint64, bool) {
+	for _, subject := range s.strayOf[id] {
 		if strings.HasPrefix(subject, prefix) {
-			return subject, seq, true
+			return subject, s.stray[subject], true
 		}
 	}
 	return "", 0, false
@@ -317,8 +350,8 @@ func (s *State) unstray(n *node) {
 		}
 	}
 	prefix := s.layout.Kids(p, n.ID, "")
-	if subject, seq, ok := s.strayKids(prefix); ok {
-		n.KidsLabel, n.KidsSeq = subject[len(prefix):], seq
+	if subject, seq, ok := s.findStray(n.ID, prefix); ok {
+		n.KidsLabel, n.KidsSeq = s.intern(subject[len(prefix):]), seq
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -458,4 +460,59 @@ func TestSaveLoadLarge(t *testing.T) {
 	if after, err := f.bucket().GetInfo(t.Context(), objectName(10000)); err != nil || after.NUID != before.NUID {
 		t.Fatalf("the same snapshot was uploaded again (%v)", err)
 	}
+}
+
+// With Dir set, the newest snapshot is also kept on local disk, and Load
+// reads it there when it is the very object in the bucket: the local copy
+// stands even if the object is damaged after the save. A local copy that
+// is not the object (another snapshot's, or damaged) is never read.
+func TestLocalCopy(t *testing.T) {
+	f := newFixture(t)
+	f.store.Dir = t.TempDir()
+	f.write(10)
+	f.save()
+	older := f.current()
+	f.write(10)
+	pos := f.save()
+	newest := f.current()
+	files, _ := filepath.Glob(filepath.Join(f.store.Dir, "*"))
+	if len(files) != 1 || filepath.Base(files[0]) != "projection-"+objectName(pos)[len(namePrefix):] {
+		t.Fatalf("local copies = %v, want one, of the snapshot at %d", files, pos)
+	}
+	// The object damaged (its metadata kept): the local copy is read.
+	f.corrupt(objectName(pos), func(b []byte) []byte { b[len(b)/2] ^= 1; return b })
+	f.wantState(f.load(), newest)
+	// The local copy damaged too: the object is read, and skipped.
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 1
+	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.wantState(f.load(), older)
+	f.wantWarned("snapshot skipped", objectName(pos), "checksum")
+}
+
+// A damaged local copy of a whole object: the object is read instead.
+func TestLocalCopyDamaged(t *testing.T) {
+	f := newFixture(t)
+	f.store.Dir = t.TempDir()
+	f.write(10)
+	f.save()
+	want := f.current()
+	files, _ := filepath.Glob(filepath.Join(f.store.Dir, "*"))
+	if len(files) != 1 {
+		t.Fatalf("local copies = %v, want one", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 1
+	if err := os.WriteFile(files[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.wantState(f.load(), want)
 }

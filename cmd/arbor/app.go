@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,13 +90,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openProjection(ctx, js); err != nil {
 		return err
 	}
-	m.kv = &kvview.View{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger}
+	m.kv = &kvview.View{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger.WithGroup("kv_view")}
 	if _, _, err := m.kv.Open(ctx); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	runner := &projection.Runner{Log: m.log, Projection: m.proj, Logger: m.Logger}
+	runner := &projection.Runner{Log: m.log, Projection: m.proj, Logger: m.Logger.WithGroup("projection")}
 	m.goRun(runCtx, "projection", runner.Run)
 	m.goRun(runCtx, "kv view", m.kv.Run)
 	if m.snaps != nil {
@@ -107,7 +108,7 @@ func (m *Main) Open(ctx context.Context) error {
 		NewID: ulid.Make, Now: time.Now,
 		MaxData: int(m.nc.MaxPayload()) - eventHeadroom,
 		Blobs:   blobs,
-		Timeout: 30 * time.Second,
+		Timeout: m.writeTimeout(),
 	}
 	api := &httpapi.Server{
 		Commands:   m.commands,
@@ -122,11 +123,11 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxBody:    m.Config.MaxBody,
 		MaxContent: m.Config.MaxContent,
 		Wait:       m.Config.Wait,
-		Logger:     m.Logger,
+		Logger:     m.Logger.WithGroup("http"),
 	}
 	m.nats = &natsapi.Service{
 		Commands: api.Commands, Queries: api.Queries, Projection: m.proj, Blobs: blobs,
-		Wait: m.Config.Wait, Timeout: 30 * time.Second, Version: version, Logger: m.Logger,
+		Wait: m.Config.Wait, Timeout: m.writeTimeout(), Version: version, Logger: m.Logger.WithGroup("nats_api"),
 	}
 	if err := m.nats.Start(m.nc); err != nil {
 		return fmt.Errorf("nats service: %w", err)
@@ -170,7 +171,7 @@ func (m *Main) openNATS() error {
 	m.ns, err = natsserver.Start(natsserver.Options{
 		StoreDir: filepath.Join(m.Config.DataDir, "jetstream"),
 		Listen:   m.Config.NATSListen,
-		Logger:   m.Logger.With("component", "nats"),
+		Logger:   m.Logger.WithGroup("nats_server"),
 	})
 	if err != nil {
 		return err
@@ -191,7 +192,12 @@ func (m *Main) openProjection(ctx context.Context, js jetstream.JetStream) error
 		return nil
 	}
 	m.snaps = &snapshot.Store{JS: js, Stream: m.log.Stream(), Replicas: m.Config.Replicas,
-		Logger: m.Logger.With("component", "snapshot")}
+		Logger: m.Logger.WithGroup("snapshot")}
+	if m.ns != nil {
+		// The data directory is this process's: a local copy of the newest
+		// snapshot saves downloading it at start-up.
+		m.snaps.Dir = filepath.Join(m.Config.DataDir, "snapshots")
+	}
 	start := time.Now()
 	st, err := m.snaps.Load(ctx)
 	switch {
@@ -296,26 +302,26 @@ func (m *Main) NATSURL() string {
 // requests in flight, the runners stop, the NATS connection drains, the embedded server shuts down
 // and the data directory is unlocked. It is safe after a failed Open.
 func (m *Main) Close() error {
+	// One deadline for all of it: requests in flight over HTTP and NATS,
+	// the last snapshot, the drain.
+	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(m.Config.ShutdownTimeout, 15*time.Second))
+	defer cancel()
 	var errs []error
 	if m.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		errs = append(errs, m.http.Shutdown(ctx))
-		cancel()
 	}
 	if m.nats != nil {
-		errs = append(errs, m.nats.Stop())
+		errs = append(errs, m.nats.Stop(ctx))
 	}
 	if m.cancel != nil {
 		m.cancel()
 		m.wg.Wait()
 	}
 	if m.snaps != nil && m.nc != nil && m.nc.IsConnected() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		m.saveSnapshot(ctx)
-		cancel()
 	}
 	if m.nc != nil {
-		m.drain()
+		m.drain(ctx)
 	}
 	if m.ns != nil {
 		m.ns.Shutdown()
@@ -326,7 +332,7 @@ func (m *Main) Close() error {
 }
 
 // drain flushes what the connection still has to send, waiting for it.
-func (m *Main) drain() {
+func (m *Main) drain(ctx context.Context) {
 	closed := make(chan struct{})
 	m.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	if err := m.nc.Drain(); err != nil {
@@ -335,7 +341,28 @@ func (m *Main) drain() {
 	}
 	select {
 	case <-closed:
-	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
 		m.nc.Close()
 	}
 }
+
+// writeTimeout is Config.WriteTimeout, 30s when not set.
+func (m *Main) writeTimeout() time.Duration { return cmp.Or(m.Config.WriteTimeout, 30*time.Second) }
+
+// Projection is the running arbor's read model.
+func (m *Main) Projection() *projection.Projection { return m.proj }
+
+// Log is the event log arbor writes.
+func (m *Main) Log() *events.Log { return m.log }
+
+// Commands carries out arbor's writes.
+func (m *Main) Commands() *command.Handler { return m.commands }
+
+// Conn is arbor's own NATS connection.
+func (m *Main) Conn() *nats.Conn { return m.nc }
+
+// NATSServer is the embedded NATS server, nil with --nats-url.
+func (m *Main) NATSServer() *server.Server { return m.ns }
+
+// KVView writes the KV bucket of current artifacts.
+func (m *Main) KVView() *kvview.View { return m.kv }

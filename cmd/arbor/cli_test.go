@@ -121,7 +121,7 @@ func TestCLICreateGetList(t *testing.T) {
 	// --data - reads standard input; no --data is {}; --hierarchy.
 	var stdout, stderr bytes.Buffer
 	cl := &cli{stdin: strings.NewReader(`{"from": "stdin"}`), stdout: &stdout, stderr: &stderr, getenv: lookupEnv}
-	if err := cl.run(t.Context(), "create", []string{"--url", e.url, "--data", "-", "--hierarchy", "documents"}); err != nil {
+	if err := (createCommand{cl}).Run(t.Context(), []string{"--url", e.url, "--data", "-", "--hierarchy", "documents"}); err != nil {
 		t.Fatalf("create --data -: %v %s", err, stderr.String())
 	}
 	if d := e.get(strings.TrimSpace(stdout.String())); string(d.Data) != `{"from":"stdin"}` || d.Hierarchy != "documents" {
@@ -526,7 +526,7 @@ func TestCLIErrors(t *testing.T) {
 		}
 		return "", false
 	}}
-	if err := cl.run(t.Context(), "get", []string{exp}); err != nil || !strings.HasPrefix(stdout.String(), "id:         "+exp+"\n") {
+	if err := (getCommand{cl}).Run(t.Context(), []string{exp}); err != nil || !strings.HasPrefix(stdout.String(), "id:         "+exp+"\n") {
 		t.Fatalf("get with ARBOR_URL: %v %q %q", err, stdout.String(), stderr.String())
 	}
 }

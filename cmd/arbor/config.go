@@ -24,6 +24,13 @@ type Config struct {
 	MaxContent  int64
 	// Wait bounds how long a request waits for the projection.
 	Wait time.Duration
+	// WriteTimeout bounds one write: its appends, retries and waits. It
+	// stays below the server's two-minute duplicate window, on which "an
+	// id is used once" rests.
+	WriteTimeout time.Duration
+	// ShutdownTimeout bounds a graceful shutdown: requests in flight over
+	// HTTP and NATS, the last snapshot and the drain of NATS share it.
+	ShutdownTimeout time.Duration
 	// SnapshotEvery is how many events apart the projection is saved to
 	// the object store, and it is saved at shutdown too; start-up loads the
 	// newest snapshot and replays only the events after it. 0: never
@@ -62,7 +69,7 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	cfg := Config{
 		Addr: "127.0.0.1:8000", DataDir: "./arbor-data", NATSListen: "127.0.0.1:4222",
 		Replicas: 1, MaxBody: 64 << 20, MaxContent: 1 << 30, Wait: 10 * time.Second,
-		SnapshotEvery: 100_000,
+		SnapshotEvery: 100_000, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
 	}
 	var hs hierarchyFlag
 	// env names each flag's variable.
@@ -93,6 +100,13 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	})
 	add("wait", "ARBOR_WAIT", func(n string) {
 		fs.DurationVar(&cfg.Wait, n, cfg.Wait, "how long a request may wait for the projection to catch up (ARBOR_WAIT)")
+	})
+	add("write-timeout", "ARBOR_WRITE_TIMEOUT", func(n string) {
+		fs.DurationVar(&cfg.WriteTimeout, n, cfg.WriteTimeout, "the longest a write may take before it answers 503 (ARBOR_WRITE_TIMEOUT)")
+	})
+	add("shutdown-timeout", "ARBOR_SHUTDOWN_TIMEOUT", func(n string) {
+		fs.DurationVar(&cfg.ShutdownTimeout, n, cfg.ShutdownTimeout,
+			"how long a graceful shutdown waits for requests in flight (ARBOR_SHUTDOWN_TIMEOUT)")
 	})
 	add("snapshot-every", "ARBOR_SNAPSHOT_EVERY", func(n string) {
 		fs.IntVar(&cfg.SnapshotEvery, n, cfg.SnapshotEvery,
@@ -142,6 +156,10 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--max-body must be at least 1024 bytes")
 	case cfg.MaxContent < 0:
 		return Config{}, errors.New("--max-content must not be negative")
+	case cfg.WriteTimeout <= 0 || cfg.WriteTimeout >= 2*time.Minute:
+		return Config{}, errors.New("--write-timeout must be above 0 and below 2m, the server's duplicate window")
+	case cfg.ShutdownTimeout <= 0:
+		return Config{}, errors.New("--shutdown-timeout must be above 0")
 	case cfg.SnapshotEvery < 0:
 		return Config{}, errors.New("--snapshot-every must not be negative")
 	case cfg.NATSURL == "" && cfg.DataDir == "":

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -38,56 +37,41 @@ func main() {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.As(err, &exit):
 		os.Exit(exit.ExitCode()) // the command has said why
-	case errors.Is(err, errUsage):
-		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "arbor:", err)
 		os.Exit(2)
 	}
 }
 
-// errUsage is a command line arbor cannot run; the usage is printed.
-var errUsage = errors.New("usage")
+// commands are arbor's subcommands by name, writing to stdout and stderr.
+func commands(stdout, stderr io.Writer) map[string]Command {
+	cl := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: lookupEnv}
+	return map[string]Command{
+		"serve":    &serveCommand{stderr: stderr, getenv: lookupEnv},
+		"bench":    &benchCommand{stdout: stdout, stderr: stderr},
+		"create":   createCommand{cl},
+		"get":      getCommand{cl},
+		"list":     listCommand{cl},
+		"tree":     treeCommand{cl},
+		"download": downloadCommand{cl},
+		"watch":    watchCommand{cl},
+	}
+}
 
+// run runs the command args names.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
+	if cmd, ok := commands(stdout, stderr)[args[0]]; ok {
+		return cmd.Run(ctx, args[1:])
+	}
 	switch args[0] {
-	case "serve":
-		cfg, err := parseServeFlags(args[1:], lookupEnv, stderr)
-		if err != nil {
-			return err
-		}
-		return serve(ctx, cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
-	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
-	case "create", "get", "list", "tree", "download", "watch":
-		return runClient(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
-}
-
-// serve runs arbor until ctx is done, then shuts it down gracefully.
-func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	m := &Main{Config: cfg, Logger: logger}
-	if err := m.Open(ctx); err != nil {
-		_ = m.Close()
-		return err
-	}
-	logger.Info("arbor serving", "addr", m.HTTPAddr(), "nats", m.NATSURL(), "stream", m.log.Stream())
-	select {
-	case <-ctx.Done():
-		logger.Info("arbor shutting down")
-	case err := <-m.failed:
-		logger.Error("arbor failed", "err", err)
-		_ = m.Close()
-		return err
-	}
-	return m.Close()
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -141,6 +143,21 @@ func TestSnapshots(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// The local copy in the data directory, damaged alike.
+	local, _ := filepath.Glob(filepath.Join(cfg.DataDir, "snapshots", "*"))
+	if len(local) == 0 {
+		t.Fatal("no local copy of the snapshot in the data directory")
+	}
+	for _, f := range local {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg.SnapshotEvery = 1000 // no new snapshot before the check below
 	m, rec, c = openRecorded(t, cfg)

@@ -57,7 +57,7 @@ func TestNATSAnswersAsHTTP(t *testing.T) {
 		h := c.do("POST", "/api/v1/artifacts", body, nil)
 		status, n := overNATS("create", body, nil)
 		if h.status != http.StatusCreated || status != 200 {
-			t.Fatalf("create: HTTP %d %s, NATS %d %.200s", h.status, h.body, status, n)
+			t.Fatalf("create: HTTP %d %.300s, NATS %d %.300s", h.status, h.body, status, n)
 		}
 		same(t, "create", h.body, n, "id", "created_at", "updated_at")
 

@@ -144,7 +144,7 @@ func (st *Stack) ServeNATS(t testing.TB, h *command.Handler) *natsapi.Service {
 		t.Fatalf("start the NATS service: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := svc.Stop(); err != nil {
+		if err := svc.Stop(context.Background()); err != nil {
 			t.Errorf("stop the NATS service: %v", err)
 		}
 	})

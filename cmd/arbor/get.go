@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+
+	"arbor/client"
+)
+
+// getCommand shows an artifact: arbor get [flags] ID.
+type getCommand struct{ cli *cli }
+
+// Run runs the command with args.
+func (c getCommand) Run(ctx context.Context, args []string) error {
+	return c.cli.run(ctx, "get", cliCommand{args: "[flags] ID", summary: "Show an artifact, its data in full.", run: (*cli).get, nargs: 1}, args)
+}
+
+func (cl *cli) get(_ *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+	return func(ctx context.Context, c *client.Client, args []string) error {
+		a, err := c.Get(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if g.json {
+			return cl.printJSON(a)
+		}
+		parent, tags := a.ParentID, strings.Join(a.Tags, ", ")
+		if parent == "" {
+			parent = "- (a root)"
+		}
+		if tags == "" {
+			tags = "-"
+		}
+		var data bytes.Buffer
+		if err := json.Indent(&data, a.Data, "  ", "  "); err != nil {
+			data.Reset()
+			data.Write(a.Data)
+		}
+		_, err = fmt.Fprintf(cl.stdout, "id:         %s\nparent:     %s\nhierarchy:  %s\nlevel:      %d\n"+
+			"version:    %d\ncreated_at: %s\nupdated_at: %s\ntags:       %s\ndata:\n  %s\n",
+			a.ID, parent, a.Hierarchy, a.Level, a.Version,
+			a.CreatedAt.UTC().Format(client.TimeFormat), a.UpdatedAt.UTC().Format(client.TimeFormat), tags, data.Bytes())
+		return err
+	}
+}
