@@ -589,7 +589,7 @@ func TestContentOmittedFromListsAndTrees(t *testing.T) {
 		trees = append(trees, n)
 	}
 	for _, n := range trees {
-		kids := n.kids(t)
+		kids := n.Kids(t)
 		if len(kids) != 1 {
 			t.Fatalf("tree: %d children, want 1", len(kids))
 		}

@@ -18,6 +18,16 @@ import (
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/arbortest"
+	"arbor/internal/wiretest"
+)
+
+// The API's JSON, as wiretest declares it.
+type (
+	artifact = wiretest.Exact
+	node     = wiretest.Node
+	page     = wiretest.Page[wiretest.Exact]
+	problem  = wiretest.Problem
+	stats    = wiretest.Stats
 )
 
 const (
@@ -155,67 +165,6 @@ func wantJSON(t *testing.T, r response, status int, v any) {
 	}
 }
 
-// artifact is the artifact document as a client decodes it.
-type artifact struct {
-	ID        string          `json:"id"`
-	ParentID  *string         `json:"parent_id"`
-	Level     *int            `json:"level"`
-	Hierarchy string          `json:"hierarchy"`
-	Tags      []string        `json:"tags"`
-	Data      json.RawMessage `json:"data"`
-	Version   int             `json:"version"`
-	CreatedAt string          `json:"created_at"`
-	UpdatedAt string          `json:"updated_at"`
-}
-
-// node is a tree or expand node as a client decodes it. Children stays raw
-// to tell null from [] from missing.
-type node struct {
-	artifact
-	LevelLabel string          `json:"level_label"`
-	Children   json.RawMessage `json:"children"`
-}
-
-// kids returns n's children, failing unless they are a JSON array.
-func (n node) kids(t *testing.T) []node {
-	t.Helper()
-	if len(n.Children) == 0 || n.Children[0] != '[' {
-		t.Fatalf("node %s: children = %s, want an array", n.ID, orMissing(n.Children))
-	}
-	var out []node
-	if err := json.Unmarshal(n.Children, &out); err != nil {
-		t.Fatalf("node %s: children: %v", n.ID, err)
-	}
-	return out
-}
-
-func orMissing(raw json.RawMessage) string {
-	if raw == nil {
-		return "missing"
-	}
-	return string(raw)
-}
-
-type page struct {
-	Items []artifact `json:"items"`
-	Total int        `json:"total"`
-	Page  int        `json:"page"`
-	Size  int        `json:"size"`
-	Pages int        `json:"pages"`
-}
-
-type problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail"`
-	Instance string `json:"instance"`
-	Errors   []struct {
-		Field  string `json:"field"`
-		Reason string `json:"reason"`
-	} `json:"errors"`
-}
-
 // wantProblem checks r is an RFC 9457 problem with status and type (any
 // type when empty) whose instance is the request path, and returns it.
 func wantProblem(t *testing.T, r response, status int, typ string) problem {
@@ -287,14 +236,6 @@ func (e *env) get(id string) artifact {
 	var a artifact
 	wantJSON(e.t, e.do(http.MethodGet, base+"/"+id, ""), http.StatusOK, &a)
 	return a
-}
-
-type stats struct {
-	Total       int `json:"total"`
-	Hierarchies map[string]struct {
-		Total  int            `json:"total"`
-		Levels map[string]int `json:"levels"`
-	} `json:"hierarchies"`
 }
 
 func (e *env) stats() stats {

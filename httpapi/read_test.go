@@ -148,13 +148,13 @@ func TestExpand(t *testing.T) {
 	var n node
 	wantJSON(t, r, http.StatusOK, &n)
 	if n.ID != model.ID || *n.ParentID != root.ID || *n.Level != 1 || n.Version != 1 || strings.Join(n.Tags, ",") != "m" {
-		t.Errorf("expand = %+v, want the artifact %+v", n.artifact, model)
+		t.Errorf("expand = %+v, want the artifact %+v", n.Exact, model)
 	}
 	if n.LevelLabel != "model" || n.Hierarchy != "ml_pipeline" {
 		t.Errorf("level_label %q hierarchy %q, want model ml_pipeline", n.LevelLabel, n.Hierarchy)
 	}
 	if string(n.Children) != "null" {
-		t.Errorf("children = %s, want null", orMissing(n.Children))
+		t.Errorf("children = %s, want null", string(n.Children))
 	}
 	if !sameJSON(n.Data, []byte(typed)) {
 		t.Errorf("data = %s, want it full: %s", n.Data, typed)
@@ -247,7 +247,7 @@ func TestStats(t *testing.T) {
 	want(t, e.do(http.MethodDelete, base+"/"+f.ID, ""), http.StatusConflict)
 	var kids node
 	wantJSON(t, e.do(http.MethodGet, base+"/"+f.ID+"/$tree", ""), http.StatusOK, &kids)
-	want(t, e.do(http.MethodDelete, base+"/"+kids.kids(t)[0].ID, ""), http.StatusNoContent)
+	want(t, e.do(http.MethodDelete, base+"/"+kids.Kids(t)[0].ID, ""), http.StatusNoContent)
 	if s := e.stats(); s.Total != 6 || s.Hierarchies["free"].Total != 1 || s.Hierarchies["free"].Levels["level_1"] != 0 {
 		t.Errorf("after a delete: %+v, want total 6 and free 1", s)
 	}

@@ -114,11 +114,11 @@ func TestPercentEncodedActions(t *testing.T) {
 	var n node
 	wantJSON(t, e.do(http.MethodGet, base+"/"+root.ID+"/%24expand", ""), http.StatusOK, &n)
 	if n.ID != root.ID || n.LevelLabel != "experiment" || string(n.Children) != "null" || !sameJSON(n.Data, []byte(typed)) {
-		t.Errorf("%%24expand = %+v children %s", n, orMissing(n.Children))
+		t.Errorf("%%24expand = %+v children %s", n, string(n.Children))
 	}
 	wantJSON(t, e.do(http.MethodGet, base+"/"+root.ID+"/%24tree", ""), http.StatusOK, &n)
-	if len(n.kids(t)) != 1 {
-		t.Errorf("%%24tree: %d children, want 1", len(n.kids(t)))
+	if len(n.Kids(t)) != 1 {
+		t.Errorf("%%24tree: %d children, want 1", len(n.Kids(t)))
 	}
 	var s stats
 	wantJSON(t, e.do(http.MethodGet, base+"/%24stats", ""), http.StatusOK, &s)
@@ -283,13 +283,13 @@ func TestConcurrentChildren(t *testing.T) {
 
 	var tree node
 	wantJSON(t, e.do(http.MethodGet, base+"/"+parent.ID+"/$tree", ""), http.StatusOK, &tree)
-	kids := tree.kids(t)
+	kids := tree.Kids(t)
 	if len(kids) != n {
 		t.Fatalf("tree lists %d children, want %d", len(kids), n)
 	}
 	for _, k := range kids {
 		if !seen[k.ID] || *k.Level != 1 || *k.ParentID != parent.ID {
-			t.Errorf("tree child %+v: not one of the created children", k.artifact)
+			t.Errorf("tree child %+v: not one of the created children", k.Exact)
 		}
 		delete(seen, k.ID)
 	}

@@ -37,7 +37,7 @@ func shape(t *testing.T, n node, name map[string]string) string {
 	if string(n.Children) == "null" {
 		return s + "?"
 	}
-	kids := n.kids(t)
+	kids := n.Kids(t)
 	if len(kids) == 0 {
 		return s
 	}
@@ -58,7 +58,7 @@ func checkNodes(t *testing.T, e *env, n node, labels []string) {
 	full := e.get(n.ID)
 	if n.Hierarchy != full.Hierarchy || n.Version != full.Version || n.CreatedAt != full.CreatedAt ||
 		strings.Join(n.Tags, ",") != strings.Join(full.Tags, ",") || (n.ParentID == nil) != (full.ParentID == nil) {
-		t.Errorf("node %+v, want the artifact %+v", n.artifact, full)
+		t.Errorf("node %+v, want the artifact %+v", n.Exact, full)
 	}
 	m := dataMap(t, n.Data)
 	if _, ok := m["content"]; ok {
@@ -70,7 +70,7 @@ func checkNodes(t *testing.T, e *env, n node, labels []string) {
 		t.Errorf("node %s: data = %v, want %v", n.ID, m, fm)
 	}
 	if string(n.Children) != "null" {
-		for _, k := range n.kids(t) {
+		for _, k := range n.Kids(t) {
 			checkNodes(t, e, k, labels)
 		}
 	}
@@ -120,14 +120,14 @@ func TestTree(t *testing.T) {
 		var n node
 		wantJSON(t, e.do(http.MethodGet, base+"/"+m1+"/$tree", ""), http.StatusOK, &n)
 		if n.ID != m1 || *n.ParentID != exp || *n.Level != 1 || n.LevelLabel != "model" || n.Hierarchy != "ml_pipeline" {
-			t.Errorf("root node = %+v level_label %q", n.artifact, n.LevelLabel)
+			t.Errorf("root node = %+v level_label %q", n.Exact, n.LevelLabel)
 		}
-		p2 := n.kids(t)[1]
+		p2 := n.Kids(t)[1]
 		if p2.ID != l.p2.ID || strings.Join(p2.Tags, ",") != "last" || *p2.ParentID != m1 || p2.LevelLabel != "predictions" {
-			t.Errorf("p2 node = %+v level_label %q", p2.artifact, p2.LevelLabel)
+			t.Errorf("p2 node = %+v level_label %q", p2.Exact, p2.LevelLabel)
 		}
 		if string(p2.Children) != "[]" {
-			t.Errorf("leaf children = %s, want []", orMissing(p2.Children))
+			t.Errorf("leaf children = %s, want []", string(p2.Children))
 		}
 		checkTime(t, "node created_at", p2.CreatedAt)
 	})
@@ -146,7 +146,7 @@ func TestTreeUnlabelled(t *testing.T) {
 			t.Fatalf("level %d: node %s level_label %q hierarchy %q, want %s level_%d free",
 				level, n.ID, n.LevelLabel, n.Hierarchy, ids[level], level)
 		}
-		kids := n.kids(t)
+		kids := n.Kids(t)
 		if level == 4 {
 			if len(kids) != 0 {
 				t.Errorf("deepest node has %d children", len(kids))

@@ -18,6 +18,7 @@ import (
 	"arbor/events"
 	"arbor/hierarchy"
 	"arbor/internal/arbortest"
+	"arbor/internal/wiretest"
 	"arbor/natsapi"
 	"arbor/projection"
 )
@@ -126,35 +127,6 @@ type reply struct {
 func (r reply) Pos() uint64 {
 	p, _ := strconv.ParseUint(r.Header.Get("Arbor-Position"), 10, 64)
 	return p
-}
-
-// problem is an RFC 9457 problem as the service sends it.
-type problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail"`
-	Instance string `json:"instance"`
-	Errors   []struct {
-		Field  string `json:"field"`
-		Reason string `json:"reason"`
-	} `json:"errors"`
-}
-
-// doc is an artifact as the service sends it; children and level_label
-// only in trees.
-type doc struct {
-	ID         string          `json:"id"`
-	ParentID   *string         `json:"parent_id"`
-	Level      int             `json:"level"`
-	Hierarchy  string          `json:"hierarchy"`
-	Tags       []string        `json:"tags"`
-	Data       json.RawMessage `json:"data"`
-	Version    int             `json:"version"`
-	CreatedAt  string          `json:"created_at"`
-	UpdatedAt  string          `json:"updated_at"`
-	LevelLabel string          `json:"level_label"`
-	Children   *[]doc          `json:"children"`
 }
 
 // request sends body to arbor-api.<endpoint> with the headers given as
@@ -285,3 +257,9 @@ func stats(t *testing.T, nc *nats.Conn, n int) []endpointStats {
 	}
 	return out
 }
+
+// The API's JSON, as wiretest declares it.
+type (
+	doc     = wiretest.Artifact
+	problem = wiretest.Problem
+)

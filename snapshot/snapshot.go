@@ -38,8 +38,10 @@ type Store struct {
 	// Dir, if set, keeps a copy of the newest snapshot on local disk (the
 	// embedded server's data directory, say): Load reads it instead of
 	// downloading the object when it is that very object (the same size
-	// and checksum), which takes a fraction of the time.
-	Dir string
+	// and checksum), which takes a fraction of the time. Local, if set, is
+	// that copy prefetched (see Prefetch).
+	Dir   string
+	Local *Local
 }
 
 // Object metadata: what a snapshot was taken of.
@@ -203,19 +205,55 @@ func (s *Store) keepLocal(name string, buf *chunks) {
 	}
 }
 
-// readLocal returns the local copy of sn if it is sn: of its size, ending
-// with the checksum its metadata records. The snapshot's own checksum is
-// checked again as it is decoded.
-func (s *Store) readLocal(sn snap) ([]byte, bool) {
-	if s.Dir == "" || sn.info.Metadata[metaCRC] == "" {
+// Local is the local copy of the newest snapshot, read and decoded in the
+// background from the moment Prefetch is called: started before NATS, it
+// overlaps with the server's own start-up. Load uses it only if it is the
+// very snapshot Load picks from the bucket.
+type Local struct {
+	done chan struct{}
+	name string // the object it is a copy of
+	size uint64
+	crc  string // its last four bytes, in hex
+	st   *projection.State
+	err  error
+}
+
+// Prefetch starts reading the local copy kept in dir.
+func Prefetch(dir string) *Local {
+	l := &Local{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		files, _ := filepath.Glob(filepath.Join(dir, strings.TrimSuffix(namePrefix, "/")+"-*"))
+		if len(files) == 0 {
+			l.err = os.ErrNotExist
+			return
+		}
+		newest := slices.Max(files)
+		b, err := os.ReadFile(newest)
+		if err != nil || len(b) < 4 {
+			l.err = fmt.Errorf("read %s: %v", newest, err)
+			return
+		}
+		l.name = namePrefix + strings.TrimPrefix(filepath.Base(newest), strings.TrimSuffix(namePrefix, "/")+"-")
+		l.size, l.crc = uint64(len(b)), hex.EncodeToString(b[len(b)-4:])
+		l.st, l.err = projection.DecodeSnapshot(b)
+	}()
+	return l
+}
+
+// state returns the local copy's state if it is the snapshot sn, once.
+func (l *Local) state(sn snap) (*projection.State, bool) {
+	if l == nil || sn.info.Metadata[metaCRC] == "" {
 		return nil, false
 	}
-	b, err := os.ReadFile(s.local(sn.info.Name))
-	if err != nil || uint64(len(b)) != sn.info.Size || len(b) < 4 ||
-		hex.EncodeToString(b[len(b)-4:]) != sn.info.Metadata[metaCRC] {
+	<-l.done
+	if l.err != nil || l.st == nil || l.name != sn.info.Name || l.size != sn.info.Size ||
+		l.crc != sn.info.Metadata[metaCRC] || l.st.Applied() != sn.pos {
 		return nil, false
 	}
-	return b, true
+	st := l.st
+	l.st = nil // the state is the caller's now
+	return st, true
 }
 
 // stored reports whether obs holds exactly data under name, with meta.
@@ -401,8 +439,12 @@ func (s *Store) Load(ctx context.Context) (*projection.State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: list %s: %w", s.bucket(), err)
 	}
+	local := s.Local
+	if local == nil && s.Dir != "" {
+		local = Prefetch(s.Dir)
+	}
 	for _, sn := range snaps {
-		st, err := s.load(ctx, obs, stream, info, sn)
+		st, err := s.load(ctx, obs, stream, info, sn, local)
 		if skipped, ok := errors.AsType[*skipError](err); ok {
 			s.logger().Warn("snapshot skipped", "object", sn.info.Name, "pos", sn.pos, "stream", s.Stream, "reason", skipped.why)
 			continue
@@ -416,7 +458,7 @@ func (s *Store) Load(ctx context.Context) (*projection.State, error) {
 }
 
 // load reads sn, returning a *skipError when it is not to be trusted.
-func (s *Store) load(ctx context.Context, obs jetstream.ObjectStore, stream jetstream.Stream, info *jetstream.StreamInfo, sn snap) (*projection.State, error) {
+func (s *Store) load(ctx context.Context, obs jetstream.ObjectStore, stream jetstream.Stream, info *jetstream.StreamInfo, sn snap, local *Local) (*projection.State, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -437,11 +479,8 @@ func (s *Store) load(ctx context.Context, obs jetstream.ObjectStore, stream jets
 				msg.Time.UTC().Format(time.RFC3339Nano), saw.Format(time.RFC3339Nano))
 		}
 	}
-	if b, ok := s.readLocal(sn); ok {
-		if st, err := decode(b, sn); err == nil {
-			return st, nil
-		}
-		// A damaged local copy: the object may be whole.
+	if st, ok := local.state(sn); ok {
+		return st, nil
 	}
 	ctx, cancel := transferContext(ctx)
 	defer cancel()

@@ -72,6 +72,11 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var local *snapshot.Local
+	if m.Config.SnapshotEvery > 0 && m.Config.NATSURL == "" {
+		// Read the local copy of the newest snapshot while NATS starts.
+		local = snapshot.Prefetch(m.snapshotDir())
+	}
 	if err := m.openNATS(); err != nil {
 		return err
 	}
@@ -87,7 +92,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.openProjection(ctx, js); err != nil {
+	if err := m.openProjection(ctx, js, local); err != nil {
 		return err
 	}
 	m.kv = &kvview.View{JS: js, Log: m.log, Projection: m.proj, Replicas: m.Config.Replicas, Logger: m.Logger.WithGroup("kv_view")}
@@ -186,7 +191,7 @@ func (m *Main) openNATS() error {
 // openProjection makes the projection: from the newest snapshot that can
 // be trusted when snapshots are on, otherwise empty. Either way the runner
 // then replays the events after it.
-func (m *Main) openProjection(ctx context.Context, js jetstream.JetStream) error {
+func (m *Main) openProjection(ctx context.Context, js jetstream.JetStream, local *snapshot.Local) error {
 	m.proj = projection.New(m.log.Layout())
 	if m.Config.SnapshotEvery <= 0 {
 		return nil
@@ -196,7 +201,7 @@ func (m *Main) openProjection(ctx context.Context, js jetstream.JetStream) error
 	if m.ns != nil {
 		// The data directory is this process's: a local copy of the newest
 		// snapshot saves downloading it at start-up.
-		m.snaps.Dir = filepath.Join(m.Config.DataDir, "snapshots")
+		m.snaps.Dir, m.snaps.Local = m.snapshotDir(), local
 	}
 	start := time.Now()
 	st, err := m.snaps.Load(ctx)
@@ -214,6 +219,10 @@ func (m *Main) openProjection(ctx context.Context, js jetstream.JetStream) error
 	}
 	return nil
 }
+
+// snapshotDir is where the embedded server's data directory keeps a copy
+// of the newest snapshot.
+func (m *Main) snapshotDir() string { return filepath.Join(m.Config.DataDir, "snapshots") }
 
 // saveSnapshots saves the projection every Config.SnapshotEvery events
 // until ctx is done. A failed save is logged and tried again at the next

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"arbor/hierarchy"
+	"arbor/internal/wiretest"
 )
 
 const testAPI = "/api/v1/artifacts"
@@ -203,30 +204,6 @@ func (c *testClient) must(want int, method, path string, body any, out any) test
 	return r
 }
 
-// testDoc is an artifact as the API returns it.
-type testDoc struct {
-	ID         string          `json:"id"`
-	ParentID   *string         `json:"parent_id"`
-	Level      int             `json:"level"`
-	Hierarchy  string          `json:"hierarchy"`
-	Tags       []string        `json:"tags"`
-	Data       json.RawMessage `json:"data"`
-	Version    int             `json:"version"`
-	CreatedAt  string          `json:"created_at"`
-	UpdatedAt  string          `json:"updated_at"`
-	LevelLabel string          `json:"level_label"`
-	Children   *[]testDoc      `json:"children"`
-}
-
-// testPage is one page of GET /api/v1/artifacts.
-type testPage struct {
-	Items []testDoc `json:"items"`
-	Total int       `json:"total"`
-	Page  int       `json:"page"`
-	Size  int       `json:"size"`
-	Pages int       `json:"pages"`
-}
-
 // listAll reads every page of the list, in order.
 func (c *testClient) listAll() []testDoc {
 	c.t.Helper()
@@ -313,3 +290,9 @@ func jsonEqual(a, b []byte) bool {
 	}
 	return reflect.DeepEqual(va, vb)
 }
+
+// The API's JSON, as wiretest declares it.
+type (
+	testDoc  = wiretest.Artifact
+	testPage = wiretest.Page[wiretest.Artifact]
+)
