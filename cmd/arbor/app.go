@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +76,9 @@ func (m *Main) Open(ctx context.Context) error {
 	var local *snapshot.Local
 	if m.Config.SnapshotEvery > 0 && m.Config.NATSURL == "" {
 		// Read the local copy of the newest snapshot while NATS starts.
+		// What it decodes is all live: collecting garbage meanwhile only
+		// marks it again and again, so the collector waits for more.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 		local = snapshot.Prefetch(m.snapshotDir())
 	}
 	if err := m.openNATS(); err != nil {

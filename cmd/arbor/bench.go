@@ -43,6 +43,7 @@ type benchOptions struct {
 	skip          map[string]bool
 	memProfile    string
 	waitWindow    bool
+	log           io.Writer // arbor's own log lines, with --log
 }
 
 // benchParts are the parts --skip can leave out.
@@ -73,6 +74,7 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.narrow, "narrow", 1000, "models with 10 children in the large store")
 	fs.IntVar(&o.snapshotEvery, "snapshot-every", 100000, "SnapshotEvery of every Main but the full-replay restart (SnapshotEvery 0)")
 	fs.Int64Var(&o.contentMiB, "content-mib", 200, "size of the content uploaded and downloaded, in MiB (0: skip)")
+	logTo := fs.Bool("log", false, "print arbor's own log lines on stderr")
 	fs.BoolVar(&o.waitWindow, "wait-window", true,
 		"restart the large store only once its build has left the server's duplicate windows (2 minutes), which Open rebuilds")
 	fs.IntVar(&o.feed, "feed", 2000, "creates timed from acknowledgement to a subscriber's delivery (0: skip)")
@@ -81,6 +83,9 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file while the bench's own projection of the last store is in memory (profiles allocations finely: slower)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *logTo {
+		o.log = stderr
 	}
 	o.skip = map[string]bool{}
 	for part := range strings.SplitSeq(*skip, ",") {
@@ -189,7 +194,11 @@ func (b *bench) config(dir string, snapshotEvery int) Config {
 
 // open opens a Main with cfg; it does not wait for its projection.
 func (b *bench) open(ctx context.Context, cfg Config) error {
-	m := &Main{Config: cfg, Logger: slog.New(slog.DiscardHandler)}
+	logger := slog.New(slog.DiscardHandler)
+	if b.opts.log != nil {
+		logger = slog.New(slog.NewJSONHandler(b.opts.log, nil))
+	}
+	m := &Main{Config: cfg, Logger: logger}
 	if err := m.Open(ctx); err != nil {
 		_ = m.Close()
 		return err
