@@ -17,9 +17,10 @@ import (
 )
 
 var (
-	// ErrConflict means a boundary moved since the position a command read:
-	// another write got there first. See ConflictError for where it is now.
-	ErrConflict = errors.New("events: boundary moved")
+	// ErrConflict means a precondition failed: the subject it names moved
+	// since the position a command read, another write got there first.
+	// See ConflictError for where it is now.
+	ErrConflict = errors.New("events: precondition failed")
 	// ErrUnavailable means the log could not be reached in time and the
 	// event was not written. Retrying is safe.
 	ErrUnavailable = errors.New("events: log unavailable")
@@ -31,12 +32,13 @@ var (
 	ErrTooLarge = errors.New("events: event too large")
 )
 
-// ConflictError is a failed precondition. Last is the boundary's position
-// the server reported (zero when it did not say).
+// ConflictError is a failed precondition. Last is the position of the
+// subject the server reported (zero when it did not say, as for a subject
+// with a write in flight on a replicated stream).
 type ConflictError struct{ Last uint64 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("events: boundary moved (last is %d)", e.Last)
+	return fmt.Sprintf("events: precondition failed (last is %d)", e.Last)
 }
 
 // Unwrap makes errors.Is(err, ErrConflict) hold.

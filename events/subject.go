@@ -137,8 +137,9 @@ func (l Layout) Seal(p Place, id ulid.ULID, i int) string {
 type Subject struct {
 	Prefix string
 	// Legacy marks the first layout:
-	// <prefix>.<hierarchy>.<boundary>.<artifact>.<label>.<kind>, with
-	// Parent holding the boundary.
+	// <prefix>.<hierarchy>.<boundary>.<artifact>.<label>.<kind>, where
+	// the boundary was the parent for a child's creation and the artifact
+	// itself otherwise; Shard holds it as written.
 	Legacy    bool
 	Shard     string // as written
 	Hierarchy string
