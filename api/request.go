@@ -33,10 +33,16 @@ func (r CreateRequest) Command() (command.Create, error) {
 		if c.ID, err = ParseID(r.ID); err != nil {
 			return command.Create{}, InvalidField("id", "not a ULID: %q", r.ID)
 		}
+		if c.ID.IsZero() {
+			return command.Create{}, InvalidField("id", "the zero ULID is no artifact's id; leave id out for a new one")
+		}
 	}
 	if r.ParentID != nil {
 		if c.Parent, err = ParseID(*r.ParentID); err != nil {
 			return command.Create{}, InvalidField("parent_id", "not a ULID: %q", *r.ParentID)
+		}
+		if c.Parent.IsZero() {
+			return command.Create{}, InvalidField("parent_id", "the zero ULID is no artifact's id; use null for a root")
 		}
 	}
 	return c, nil
@@ -123,6 +129,9 @@ func DecodeJSON(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return BadRequest("the body is not valid UTF-8")
 	}
+	if key, ok := duplicateKey(body); ok {
+		return BadRequest("the key %q appears twice in one object: which value is meant is unclear", key)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -138,6 +147,56 @@ func DecodeJSON(body []byte, v any) error {
 		return BadRequest("malformed JSON: data after the first value")
 	}
 	return nil
+}
+
+// duplicateKey reports the first key that appears twice in one object,
+// anywhere in body, comparing keys as decoded ("\u0063ontent" is
+// "content"). Malformed JSON has none: decoding reports it.
+func duplicateKey(body []byte) (string, bool) {
+	if bytes.IndexByte(body, ':') < 0 {
+		return "", false // no object has a key
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string in an object is a key
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		top := len(stack) - 1
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, frame{object: true, keys: map[string]bool{}, key: true})
+				continue
+			case '[':
+				stack = append(stack, frame{})
+				continue
+			default:
+				stack = stack[:top]
+				top--
+			}
+		case string:
+			if top >= 0 && stack[top].object && stack[top].key {
+				if stack[top].keys[t] {
+					return t, true
+				}
+				stack[top].keys[t] = true
+				stack[top].key = false
+				continue
+			}
+		}
+		// A value ended: in an object, a key comes next.
+		if top >= 0 && stack[top].object {
+			stack[top].key = true
+		}
+	}
 }
 
 func jsonKind(goKind string) string {

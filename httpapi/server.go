@@ -195,7 +195,7 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 }
 
 func (s *Server) waitConsistent(r *http.Request) error {
-	return api.WaitConsistent(r.Context(), s.Projection, s.Wait, r.Header.Get(api.HeaderMinPosition))
+	return api.WaitConsistent(r.Context(), s.Projection, s.Events, s.Wait, r.Header.Get(api.HeaderMinPosition))
 }
 
 // writeProblem writes p as the answer to r, its instance r's path.

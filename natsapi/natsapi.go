@@ -168,7 +168,7 @@ func (s *Service) reply(req micro.Request, hdr nats.Header, body []byte) {
 // consistent runs h once the projection is ready and has applied the
 // position the request asks for.
 func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFunc) (any, uint64, error) {
-	if err := api.WaitConsistent(ctx, s.Projection, s.Wait, req.Headers().Get(api.HeaderMinPosition)); err != nil {
+	if err := api.WaitConsistent(ctx, s.Projection, s.Commands.Log, s.Wait, req.Headers().Get(api.HeaderMinPosition)); err != nil {
 		return nil, 0, err
 	}
 	if !utf8.Valid(req.Data()) {

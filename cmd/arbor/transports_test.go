@@ -102,6 +102,8 @@ func TestNATSAnswersAsHTTP(t *testing.T) {
 		{"an unknown parent", "POST", "/api/v1/artifacts", "create", map[string]any{"parent_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "data": map[string]any{}}},
 		{"malformed JSON", "POST", "/api/v1/artifacts", "create", `{"data": `},
 		{"data not an object", "POST", "/api/v1/artifacts", "create", `{"data": [1]}`},
+		{"a key twice", "POST", "/api/v1/artifacts", "create", `{"data": {"content": 1, "\u0063ontent": 2}}`},
+		{"the zero ULID as parent", "POST", "/api/v1/artifacts", "create", `{"parent_id": "00000000000000000000000000", "data": {}}`},
 		{"an unknown artifact", "GET", "/api/v1/artifacts/01ARZ3NDEKTSV4RRFFQ69G5FAV", "get", map[string]any{"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}},
 		{"an unknown tree", "POST", "/api/v1/artifacts/$tree", "tree", map[string]any{"root_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}},
 		{"a negative depth", "POST", "/api/v1/artifacts/$tree", "tree", map[string]any{"root_id": exp.ID, "max_depth": -1}},
