@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -160,7 +161,9 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, a projection.
 	ctx := r.Context()
 	rs := &blobReader{open: func() (io.ReadCloser, error) { return s.Blobs.Open(ctx, c.SHA256) }, size: c.Size}
 	defer rs.Close()
-	if !validRange(r.Header.Get("Range")) {
+	if rng, ok := normalRange(r.Header.Get("Range"), c.Size); ok {
+		r.Header.Set("Range", rng)
+	} else {
 		r.Header.Del("Range") // RFC 9110: a Range it cannot parse is ignored
 	}
 	http.ServeContent(&rangeProblem{ResponseWriter: w, r: r}, r, "", time.Time{}, rs)
@@ -288,33 +291,62 @@ func (b *blobReader) Close() error {
 // content from its start again.
 const maxRanges = 8
 
-// validRange reports whether a Range header is absent or a well-formed set
-// of at most maxRanges byte ranges.
-func validRange(v string) bool {
+// normalRange reads a Range header for content of size bytes as RFC 9110
+// has it, and returns it in the form http.ServeContent serves right, or
+// false for a header to ignore (it does not parse, or asks for more
+// ranges than maxRanges). A last byte past the end, however large, is the
+// last byte; a range that cannot be satisfied (starting past the end, or a
+// suffix of 0 bytes) is left out, and with none left the header asks for
+// what ServeContent answers 416.
+func normalRange(v string, size int64) (string, bool) {
 	if v == "" {
-		return true
+		return "", false
 	}
 	set, ok := strings.CutPrefix(v, "bytes=")
 	if !ok {
-		return false
+		return "", false
 	}
 	specs := strings.Split(set, ",")
 	if len(specs) > maxRanges {
-		return false // served whole rather than read again and again
+		return "", false // served whole rather than read again and again
 	}
+	var kept []string
 	for _, spec := range specs {
 		first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
-		if !ok || (first == "" && last == "") {
-			return false
+		if !ok || (first == "" && last == "") || !digits(first) || !digits(last) {
+			return "", false
 		}
-		f, ferr := strconv.ParseUint(first, 10, 64)
-		l, lerr := strconv.ParseUint(last, 10, 64)
+		f, ferr := strconv.ParseInt(first, 10, 64)
+		l, lerr := strconv.ParseInt(last, 10, 64)
+		if lerr != nil && last != "" {
+			l = math.MaxInt64 // only digits: too large for an int64
+		}
 		switch {
-		case first == "":
-			if lerr != nil {
-				return false
+		case first == "": // the last l bytes
+			if l > 0 {
+				kept = append(kept, "-"+strconv.FormatInt(l, 10))
 			}
-		case ferr != nil, last != "" && (lerr != nil || l < f):
+		case ferr != nil:
+			// Starts past any content.
+		case last != "" && l < f:
+			return "", false
+		case f >= size:
+			// Starts past this content.
+		case last == "":
+			kept = append(kept, first+"-")
+		default:
+			kept = append(kept, first+"-"+strconv.FormatInt(min(l, size-1), 10))
+		}
+	}
+	if len(kept) == 0 {
+		return fmt.Sprintf("bytes=%d-", size), true // unsatisfiable: 416
+	}
+	return "bytes=" + strings.Join(kept, ","), true
+}
+
+func digits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
 			return false
 		}
 	}

@@ -1274,6 +1274,22 @@ func TestContentRangeEdges(t *testing.T) {
 	if string(r.Body) != "234" {
 		t.Errorf("bytes=2-4: %q, want 234", r.Body)
 	}
+	// RFC 9110: a suffix of no bytes cannot be satisfied; a last byte past
+	// the end, however far, is the last byte.
+	r = e.do(http.MethodGet, path, "", "Range", "bytes=-0")
+	wantProblem(t, r, http.StatusRequestedRangeNotSatisfiable, "urn:servicekit:error:range-not-satisfiable")
+	for _, rng := range []string{"bytes=7-12", "bytes=7-9223372036854775808", "bytes=7-99999999999999999999999"} {
+		r = e.do(http.MethodGet, path, "", "Range", rng)
+		want(t, r, http.StatusPartialContent)
+		if string(r.Body) != "789" || r.Header.Get("Content-Range") != "bytes 7-9/10" {
+			t.Errorf("%s: %q, Content-Range %q; want 789, bytes 7-9/10", rng, r.Body, r.Header.Get("Content-Range"))
+		}
+	}
+	r = e.do(http.MethodGet, path, "", "Range", "bytes=-3")
+	want(t, r, http.StatusPartialContent)
+	if string(r.Body) != "789" {
+		t.Errorf("bytes=-3: %q, want 789", r.Body)
+	}
 }
 
 func TestContentDownloadFormats(t *testing.T) {
