@@ -1,10 +1,14 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -293,4 +297,29 @@ func TestCreateTooLarge(t *testing.T) {
 		t.Fatalf("test body is %d bytes", len(under))
 	}
 	wantField(t, e.do(http.MethodPost, base, under), "data")
+}
+
+// A body declared larger than the limit is refused before a byte of it is
+// read: the answer comes although the body never does.
+func TestCreateDeclaredTooLarge(t *testing.T) {
+	e := newEnv(t)
+	u, err := url.Parse(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", base, u.Host, maxBody+1)
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer while the body is still to come: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("answer = %d %s, want a 413 problem", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -166,12 +167,22 @@ func dispatch(ms methods, w http.ResponseWriter, r *http.Request, ps httprouter.
 	return api.MethodNotAllowed(r.Method)
 }
 
+// jsonBody reports whether r says it carries JSON.
+func jsonBody(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
 // handle adapts h to httprouter, turning its error into a problem. With
 // consistent set, the request first waits until the projection is ready and
 // has applied the position the client asks for.
 func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		err := func() error {
+			if jsonBody(r) && r.ContentLength > s.MaxBody {
+				// Declared too large: refused before a byte is read.
+				return &http.MaxBytesError{Limit: s.MaxBody}
+			}
 			if consistent {
 				if err := s.waitConsistent(r); err != nil {
 					return err
