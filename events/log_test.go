@@ -13,6 +13,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"arbor/events"
+	"arbor/internal/natsserver"
 	"arbor/internal/natstest"
 )
 
@@ -430,6 +431,35 @@ func BenchmarkAppendChildOfAParentWith(b *testing.B) {
 			for range children {
 				tr.append(tr.child(ulid.Make(), root))
 			}
+			for b.Loop() {
+				tr.append(tr.child(ulid.Make(), root))
+			}
+		})
+	}
+}
+
+// What syncing every write to disk costs a create, beside the server's
+// default of a sync every two minutes (arbor serve --sync).
+func BenchmarkAppendSync(b *testing.B) {
+	for _, sync := range []natsserver.Sync{{}, {Always: true}} {
+		name := "default"
+		if sync.Always {
+			name = "always"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := natsserver.Start(natsserver.Options{StoreDir: b.TempDir(), Sync: sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+			_, js := natstest.Connect(b, s)
+			log, err := events.OpenLog(b.Context(), js, events.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr := tree{t: b, log: log, l: log.Layout()}
+			root := ulid.Make()
+			tr.append(tr.root(root))
 			for b.Loop() {
 				tr.append(tr.child(ulid.Make(), root))
 			}

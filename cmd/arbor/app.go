@@ -181,6 +181,7 @@ func (m *Main) openNATS() error {
 		StoreDir: filepath.Join(m.Config.DataDir, "jetstream"),
 		Listen:   m.Config.NATSListen,
 		Logger:   m.Logger.WithGroup("nats_server"),
+		Sync:     m.Config.Sync,
 	})
 	if err != nil {
 		return err

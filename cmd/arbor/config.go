@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"arbor/hierarchy"
+	"arbor/internal/natsserver"
 )
 
 // Config is everything `arbor serve` is started with.
@@ -31,6 +32,8 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown: requests in flight over
 	// HTTP and NATS, the last snapshot and the drain of NATS share it.
 	ShutdownTimeout time.Duration
+	// Sync is how often the embedded server syncs its files to disk.
+	Sync natsserver.Sync
 	// SnapshotEvery is how many events apart the projection is saved to
 	// the object store, and it is saved at shutdown too; start-up loads the
 	// newest snapshot and replays only the events after it. 0: never
@@ -58,6 +61,24 @@ func (f *hierarchyFlag) Set(s string) error {
 	}
 	f.list = append(f.list, h)
 	return nil
+}
+
+// syncFlag is the --sync flag.
+type syncFlag struct{ s *natsserver.Sync }
+
+func (f syncFlag) String() string {
+	if f.s == nil {
+		return ""
+	}
+	return f.s.String()
+}
+
+func (f syncFlag) Set(v string) error {
+	s, err := natsserver.ParseSync(v)
+	if err == nil {
+		*f.s = s
+	}
+	return err
 }
 
 // parseServeFlags reads the serve flags from args. A flag not given takes
@@ -107,6 +128,9 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	add("shutdown-timeout", "ARBOR_SHUTDOWN_TIMEOUT", func(n string) {
 		fs.DurationVar(&cfg.ShutdownTimeout, n, cfg.ShutdownTimeout,
 			"how long a graceful shutdown waits for requests in flight (ARBOR_SHUTDOWN_TIMEOUT)")
+	})
+	add("sync", "ARBOR_SYNC", func(n string) {
+		fs.Var(syncFlag{&cfg.Sync}, n, "how often the embedded server syncs to disk: always, or an interval; default 2m (ARBOR_SYNC)")
 	})
 	add("snapshot-every", "ARBOR_SNAPSHOT_EVERY", func(n string) {
 		fs.IntVar(&cfg.SnapshotEvery, n, cfg.SnapshotEvery,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"arbor/hierarchy"
+	"arbor/internal/natsserver"
 )
 
 // fakeEnv is a fake environment for parseServeFlags.
@@ -165,6 +166,11 @@ func TestParseServeFlagsRejects(t *testing.T) {
 		{name: "an unknown flag", args: []string{"--bogus"}, want: "bogus"},
 		{name: "a stray argument", args: []string{"--addr", ":1", "extra"}, want: "extra"},
 		{name: "a bad duration", args: []string{"--wait", "soon"}, want: "wait"},
+		{name: "a bad sync", args: []string{"--sync", "often"}, want: "always or an interval"},
+		{name: "env: a bad sync", env: map[string]string{"ARBOR_SYNC": "0s"}, want: "ARBOR_SYNC"},
+		{name: "a write timeout past the duplicate window", args: []string{"--write-timeout", "2m"}, want: "duplicate window"},
+		{name: "no shutdown time", args: []string{"--shutdown-timeout", "0s"}, want: "--shutdown-timeout"},
+		{name: "negative snapshots", args: []string{"--snapshot-every", "-1"}, want: "--snapshot-every"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,5 +201,33 @@ func TestFlagsWinOverMalformedEnv(t *testing.T) {
 	}
 	if _, err := parseServeFlags([]string{"--hierarchy", "a", "--hierarchy", "a=x"}, fakeEnv(nil), io.Discard); err == nil {
 		t.Fatal("a hierarchy given twice was accepted")
+	}
+}
+
+// --sync reaches the embedded server: always, an interval, or the default.
+func TestSyncFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		always   bool
+		interval time.Duration
+	}{
+		{nil, false, 2 * time.Minute},
+		{[]string{"--sync", "always"}, true, 2 * time.Minute},
+		{[]string{"--sync", "10s"}, false, 10 * time.Second},
+	} {
+		cfg, err := parseServeFlags(tc.args, fakeEnv(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := natsserver.Start(natsserver.Options{StoreDir: t.TempDir(), Sync: cfg.Sync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		js := s.JetStreamConfig()
+		s.Shutdown()
+		s.WaitForShutdown()
+		if js.SyncAlways != tc.always || js.SyncInterval != tc.interval {
+			t.Errorf("%q: server syncs always %v every %s, want %v %s", tc.args, js.SyncAlways, js.SyncInterval, tc.always, tc.interval)
+		}
 	}
 }

@@ -30,6 +30,40 @@ type Options struct {
 	Cluster *ClusterOptions
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// Sync is how JetStream syncs its files to disk; the zero value is the
+	// server's default, every two minutes.
+	Sync Sync
+}
+
+// Sync is how often JetStream syncs its files to disk. Writes are
+// acknowledged once they reach the operating system; an OS crash or power
+// loss can lose what was acknowledged since the last sync.
+type Sync struct {
+	Always   bool          // after every write
+	Interval time.Duration // zero: the server's default (two minutes)
+}
+
+// ParseSync reads "always" or an interval such as "10s".
+func ParseSync(s string) (Sync, error) {
+	if s == "always" {
+		return Sync{Always: true}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return Sync{}, fmt.Errorf("sync %q: want always or an interval such as 10s", s)
+	}
+	return Sync{Interval: d}, nil
+}
+
+// String is s as ParseSync reads it; empty for the default.
+func (s Sync) String() string {
+	switch {
+	case s.Always:
+		return "always"
+	case s.Interval > 0:
+		return s.Interval.String()
+	}
+	return ""
 }
 
 // ClusterOptions configure how a server joins a cluster.
@@ -64,8 +98,13 @@ func Start(opts Options) (*server.Server, error) {
 		StoreDir:   opts.StoreDir,
 		// The server must not install its own signal handlers: on SIGTERM
 		// it would exit the process before arbor drains.
-		NoSigs:     true,
-		DontListen: listen == "",
+		NoSigs:       true,
+		DontListen:   listen == "",
+		SyncAlways:   opts.Sync.Always,
+		SyncInterval: opts.Sync.Interval,
+	}
+	if sopts.SyncAlways && sopts.SyncInterval == 0 {
+		sopts.SyncInterval = 2 * time.Minute // as the server's own "sync: always"
 	}
 	if listen != "" {
 		var err error
