@@ -3,9 +3,12 @@ package httpapi_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -321,5 +324,56 @@ func TestCreateDeclaredTooLarge(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("answer = %d %s, want a 413 problem", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// A body that stops coming is cut off once it has paused for BodyTimeout,
+// whatever the request: the client gets an answer, not a connection held
+// for good. One that keeps coming may take longer than that.
+func TestBodyThatStops(t *testing.T) {
+	e := newEnv(t)
+	srv := e.st.API()
+	srv.MaxBody, srv.MaxContent, srv.Wait, srv.BodyTimeout = maxBody, maxContent, 5*time.Second, time.Second
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	u, _ := url.Parse(ts.URL)
+
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"data\":", base, u.Host)
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a body that stopped: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a body that stopped = %d, want 400", resp.StatusCode)
+	}
+
+	// A slow body that keeps coming, in all longer than BodyTimeout.
+	pr, pw := io.Pipe()
+	go func() {
+		defer pw.Close()
+		body := `{"data":{"slowly":"coming, a few bytes a tenth of a second"}}`
+		for part := range slices.Chunk([]byte(body), 5) { // 13 parts
+			time.Sleep(100 * time.Millisecond)
+			if _, err := pw.Write(part); err != nil {
+				return
+			}
+		}
+	}()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+base, pr)
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("a slow body that kept coming = %d, want 201", r.StatusCode)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -42,6 +43,10 @@ type Server struct {
 	// SnapshotPosition, if set, reports the position of the newest
 	// snapshot of the projection, and whether snapshots are on.
 	SnapshotPosition func() (uint64, bool)
+	// BodyTimeout and ResponseTimeout bound how long a request's body and
+	// its response may pause; zero: no bound.
+	BodyTimeout     time.Duration
+	ResponseTimeout time.Duration
 	// MaxBody is the largest JSON request body in bytes; MaxContent the
 	// largest uploaded content.
 	MaxBody    int64
@@ -141,8 +146,65 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Handle(http.MethodGet, "/health", s.handle(s.health, false))
 	r.Handle(http.MethodHead, "/health", s.handle(s.health, false))
-	return r
+	return s.deadlines(r)
 }
+
+// deadlines bounds how long a request's body and its response may pause:
+// a client that stops sending or reading is cut off after BodyTimeout or
+// ResponseTimeout without progress, however long the transfer itself
+// takes (a large upload, a download, the live feed).
+func (s *Server) deadlines(next http.Handler) http.Handler {
+	if s.BodyTimeout <= 0 && s.ResponseTimeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if s.BodyTimeout > 0 {
+			_ = rc.SetReadDeadline(time.Now().Add(s.BodyTimeout))
+			r.Body = &progressBody{ReadCloser: r.Body, rc: rc, pause: s.BodyTimeout}
+		}
+		if s.ResponseTimeout > 0 {
+			w = &progressWriter{ResponseWriter: w, rc: rc, pause: s.ResponseTimeout}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// progressBody moves the read deadline on as the body comes.
+type progressBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	pause time.Duration
+}
+
+func (b *progressBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.pause))
+	}
+	return n, err
+}
+
+// progressWriter gives each write of the response its own deadline: the
+// client must take it within pause.
+type progressWriter struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	pause time.Duration
+}
+
+func (w *progressWriter) WriteHeader(code int) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.pause))
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.pause))
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // dispatch calls the handler of r's method in ms. HEAD is GET without a
 // body (net/http drops it); OPTIONS and a method ms lacks answer with Allow.

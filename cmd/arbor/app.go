@@ -129,10 +129,13 @@ func (m *Main) Open(ctx context.Context) error {
 		SnapshotPosition: func() (uint64, bool) {
 			return m.saved.Load(), m.snaps != nil
 		},
-		MaxBody:    m.Config.MaxBody,
-		MaxContent: m.Config.MaxContent,
-		Wait:       m.Config.Wait,
-		Logger:     m.Logger.WithGroup("http"),
+		MaxBody: m.Config.MaxBody,
+		// A Config made in code (tests) gets the flags' defaults.
+		BodyTimeout:     cmp.Or(m.Config.BodyTimeout, time.Minute),
+		ResponseTimeout: cmp.Or(m.Config.ResponseTimeout, time.Minute),
+		MaxContent:      m.Config.MaxContent,
+		Wait:            m.Config.Wait,
+		Logger:          m.Logger.WithGroup("http"),
 	}
 	m.nats = &natsapi.Service{
 		Commands: api.Commands, Queries: api.Queries, Projection: m.proj, Blobs: blobs,
@@ -147,7 +150,8 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.http = &http.Server{
 		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(m.Config.ReadHeaderTimeout, 10*time.Second),
+		IdleTimeout:       cmp.Or(m.Config.IdleTimeout, 2*time.Minute),
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	m.http.RegisterOnShutdown(api.CloseStreams)

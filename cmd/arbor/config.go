@@ -32,6 +32,10 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown: requests in flight over
 	// HTTP and NATS, the last snapshot and the drain of NATS share it.
 	ShutdownTimeout time.Duration
+	// HTTP bounds: ReadHeaderTimeout for a request's headers, BodyTimeout
+	// and ResponseTimeout for a pause in its body or its response, and
+	// IdleTimeout for a kept-alive connection between requests.
+	ReadHeaderTimeout, BodyTimeout, ResponseTimeout, IdleTimeout time.Duration
 	// Sync is how often the embedded server syncs its files to disk.
 	Sync natsserver.Sync
 	// SnapshotEvery is how many events apart the projection is saved to
@@ -91,6 +95,8 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		Addr: "127.0.0.1:8000", DataDir: "./arbor-data", NATSListen: "127.0.0.1:4222",
 		Replicas: 1, MaxBody: 64 << 20, MaxContent: 1 << 30, Wait: 10 * time.Second,
 		SnapshotEvery: 100_000, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, ResponseTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute,
 	}
 	var hs hierarchyFlag
 	// env names each flag's variable.
@@ -129,6 +135,17 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		fs.DurationVar(&cfg.ShutdownTimeout, n, cfg.ShutdownTimeout,
 			"how long a graceful shutdown waits for requests in flight (ARBOR_SHUTDOWN_TIMEOUT)")
 	})
+	for _, d := range []struct {
+		name, variable, usage string
+		v                     *time.Duration
+	}{
+		{"read-header-timeout", "ARBOR_READ_HEADER_TIMEOUT", "the longest a client may take to send a request's headers", &cfg.ReadHeaderTimeout},
+		{"body-timeout", "ARBOR_BODY_TIMEOUT", "the longest a request's body may pause (an upload may take longer, if it moves)", &cfg.BodyTimeout},
+		{"response-timeout", "ARBOR_RESPONSE_TIMEOUT", "the longest a client may leave a response unread (a download may take longer, if it moves)", &cfg.ResponseTimeout},
+		{"idle-timeout", "ARBOR_IDLE_TIMEOUT", "how long a kept-alive connection may wait for its next request", &cfg.IdleTimeout},
+	} {
+		add(d.name, d.variable, func(n string) { fs.DurationVar(d.v, n, *d.v, d.usage+" ("+d.variable+")") })
+	}
 	add("sync", "ARBOR_SYNC", func(n string) {
 		fs.Var(syncFlag{&cfg.Sync}, n, "how often the embedded server syncs to disk: always, or an interval; default 2m (ARBOR_SYNC)")
 	})
@@ -184,6 +201,8 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--write-timeout must be above 0 and below 2m, the server's duplicate window")
 	case cfg.ShutdownTimeout <= 0:
 		return Config{}, errors.New("--shutdown-timeout must be above 0")
+	case cfg.ReadHeaderTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.ResponseTimeout <= 0 || cfg.IdleTimeout <= 0:
+		return Config{}, errors.New("--read-header-timeout, --body-timeout, --response-timeout and --idle-timeout must be above 0")
 	case cfg.SnapshotEvery < 0:
 		return Config{}, errors.New("--snapshot-every must not be negative")
 	case cfg.NATSURL == "" && cfg.DataDir == "":
