@@ -20,6 +20,11 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
+	if n, err := raiseFileLimit(); err != nil {
+		logger.Warn("open files: the limit could not be raised", "err", err)
+	} else if n > 0 {
+		logger.Info("open files", "limit", n)
+	}
 	m := &Main{Config: cfg, Logger: logger}
 	if err := m.Open(ctx); err != nil {
 		_ = m.Close()
