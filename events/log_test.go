@@ -144,7 +144,7 @@ func TestOpenLogCreatesTheStream(t *testing.T) {
 // A stream written by an earlier release (no batches, no layout metadata)
 // is upgraded in place and keeps its messages.
 func TestOpenLogUpgradesAnOldStream(t *testing.T) {
-	nc, js := natstest.Connect(t, natstest.Server(t))
+	_, js := natstest.Connect(t, natstest.Server(t))
 	_, err := js.CreateStream(t.Context(), jetstream.StreamConfig{
 		Name: "ARTIFACTS", Subjects: []string{"arbor.>"}, Storage: jetstream.FileStorage,
 		AllowDirect: true, Duplicates: 2 * time.Minute,
@@ -152,10 +152,8 @@ func TestOpenLogUpgradesAnOldStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := nc.Publish("arbor.ml."+ulid.Make().String()+"."+ulid.Make().String()+".experiment.created", []byte(`{}`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
+	// Acknowledged: stored before the upgrade looks.
+	if _, err := js.Publish(t.Context(), "arbor.ml."+ulid.Make().String()+"."+ulid.Make().String()+".experiment.created", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	log, err := events.OpenLog(t.Context(), js, events.Config{Replicas: 1})
