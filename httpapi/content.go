@@ -61,11 +61,31 @@ func (s *Server) upload(ctx context.Context, body io.Reader, length int64, conte
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	ref, err := s.Blobs.Put(ctx, body, s.MaxContent)
+	in := &bodyReader{Reader: body}
+	ref, err := s.Blobs.Put(ctx, in, s.MaxContent)
+	if in.err != nil && !errors.Is(err, blobstore.ErrTooLarge) {
+		// The client's body broke off (a cut-off multipart, a broken
+		// chunk, a client gone): the client's mistake, not arbor's.
+		return events.Content{}, api.BadRequest("reading the content: %v", in.err)
+	}
 	if err != nil {
 		return events.Content{}, err
 	}
 	return events.Content{SHA256: ref.SHA256, Size: ref.Size, Type: contentType}, nil
+}
+
+// bodyReader remembers why reading a request body failed.
+type bodyReader struct {
+	io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // createMultipart creates an artifact from a multipart/form-data body: the

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -14,14 +15,17 @@ import (
 	"math/rand/v2"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -1321,5 +1325,46 @@ func TestContentDownloadFormats(t *testing.T) {
 	r = e.do(http.MethodGet, base+"/"+text.ID+"/$download", "")
 	if want(t, r, http.StatusOK); string(r.Body) != "plain words" || r.Header.Get("Content-Type") != "text/plain" {
 		t.Errorf("text content: %q as %s, want the words as text/plain", r.Body, r.Header.Get("Content-Type"))
+	}
+}
+
+// A body that breaks off is the client's mistake: 400, nothing written,
+// not an error of arbor's. A multipart create cut before its closing
+// boundary, and an upload whose chunked encoding breaks.
+func TestContentBodyBreaksOff(t *testing.T) {
+	e := newEnv(t)
+	a := e.root("", "target")
+	body, ctype := multipartBody(t, part{name: "artifact", body: `{"data":{"k":1}}`},
+		part{name: "content", filename: "f.bin", ctype: "application/octet-stream", body: strings.Repeat("x", 4096)})
+	cut := body[:len(body)-len("--\r\n")-40] // the file's end and the closing boundary gone
+	before := e.written()
+	r := send(t, e.url, http.MethodPost, base, strings.NewReader(cut), true, "Content-Type", ctype)
+	wantProblem(t, r, http.StatusBadRequest, typeBadRequest)
+	if after := e.written(); after != before {
+		t.Errorf("a cut multipart create: written %v, want %v unchanged", after, before)
+	}
+
+	u, err := url.Parse(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT %s/%s/$content HTTP/1.1\r\nHost: %s\r\nContent-Type: application/zip\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"4\r\nPK..\r\nzz\r\nnot a chunk\r\n", base, a.ID, u.Host)
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a broken chunk: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a broken chunk = %d, want 400", resp.StatusCode)
+	}
+	if after := e.written(); after != before {
+		t.Errorf("a broken upload: written %v, want %v unchanged", after, before)
 	}
 }
