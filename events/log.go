@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
 
 	"arbor/internal/jsopen"
 )
@@ -277,6 +278,20 @@ func (l *Log) Append(ctx context.Context, w Write) (uint64, error) {
 	return 0, fmt.Errorf("%w: append %s: %v", ErrUnknownOutcome, w.Env.Event.EventType(), err)
 }
 
+// Message is the message Append publishes for w, a write of one event
+// (no seals): for a caller that publishes many itself, asynchronously,
+// and reads each acknowledgement as Append would.
+func (l *Log) Message(w Write) (*nats.Msg, error) {
+	if len(w.Seals) > 0 {
+		return nil, fmt.Errorf("events: %s with seals is a batch, not one message", w.Env.Event.EventType())
+	}
+	msgs, err := l.encode(w)
+	if err != nil {
+		return nil, err
+	}
+	return msgs[0], nil
+}
+
 // settles reports whether the first message after w's expected position on
 // w's expected subject is w's event if it landed at all: true when the
 // event goes on the subject its precondition names (updates, deletions, a
@@ -326,7 +341,8 @@ func (l *Log) encode(w Write) ([]*nats.Msg, error) {
 	expect(h, w.Expect)
 	msgs := []*nats.Msg{{Subject: w.Subject, Header: h, Data: body}}
 	for i, subject := range w.Seals {
-		seal := Envelope{ID: w.Env.ID, Time: w.Env.Time, Event: ArtifactSealed{ID: w.Env.Event.ArtifactID()}}
+		// Each seal is an event of its own, with its own id.
+		seal := Envelope{ID: ulid.Make(), Time: w.Env.Time, Event: ArtifactSealed{ID: w.Env.Event.ArtifactID()}}
 		sh, sbody, err := Encode(seal, l.cfg.Source)
 		if err != nil {
 			return nil, err

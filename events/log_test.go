@@ -227,6 +227,22 @@ func TestInnerDeleteAndChildCreation(t *testing.T) {
 	if end != late+2 {
 		t.Fatalf("batch ends at %d, want %d: the deletion and one seal", end, late+2)
 	}
+	// Each is an event of its own: subscribers deduplicate on ce-id.
+	var ids []ulid.ULID
+	stop := errors.New("stop")
+	err = tr.log.Read(t.Context(), end-2, func(env events.Envelope) error {
+		ids = append(ids, env.ID)
+		if env.Seq == end {
+			return stop
+		}
+		return nil
+	}, nil)
+	if !errors.Is(err, stop) || len(ids) != 2 {
+		t.Fatalf("reading the batch: %v, %d events", err, len(ids))
+	}
+	if ids[0] == ids[1] {
+		t.Fatalf("the deletion and its seal share the event id %s", ids[0])
+	}
 	_, err = tr.log.Append(t.Context(), tr.child(ulid.Make(), p))
 	wantConflict(t, err, end)
 	// An update after the deletion finds the own subject moved.

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -171,10 +170,8 @@ func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFu
 	if err := api.WaitConsistent(ctx, s.Projection, s.Commands.Log, s.Wait, req.Headers().Get(api.HeaderMinPosition)); err != nil {
 		return nil, 0, err
 	}
-	if !utf8.Valid(req.Data()) {
-		return nil, 0, api.BadRequest("the body is not valid UTF-8")
-	}
-	return h(ctx, req)
+	return h(ctx, req) // every body is read by api.DecodeJSON, which checks UTF-8
+
 }
 
 // fail replies with err as a problem: the problem's status and title in

@@ -2,7 +2,6 @@ package projection
 
 import (
 	"bytes"
-	"container/heap"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -30,8 +29,8 @@ var (
 )
 
 // SnapshotVersion is the format WriteSnapshot writes and the only one
-// ReadSnapshot reads. Bump it on any change to the encoding, and on any
-// change to the fold that breaks what ReadSnapshot derives rather than
+// DecodeSnapshot reads. Bump it on any change to the encoding, and on any
+// change to the fold that breaks what DecodeSnapshot derives rather than
 // reads: Level (the parent's plus one), Key (the root's), children, the
 // live index and counts.
 const SnapshotVersion = 1
@@ -73,7 +72,7 @@ const snapMinNode = 16 + 1 + 1 + 1 + 1 + 1 + 1 + 2*2 + 1
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteSnapshot writes the whole state to w in a compact binary format
-// (see SnapshotVersion) that ReadSnapshot turns back into a state answering
+// (see SnapshotVersion) that DecodeSnapshot turns back into a state answering
 // every read the same, and folding every further event the same. Its output
 // depends only on the state. It returns w's first error, or an error for a
 // state no fold of events makes (which it would not restore faithfully),
@@ -119,7 +118,7 @@ func (s *State) WriteSnapshot(w io.Writer) error {
 	return nil
 }
 
-// snapParent checks that order[i] is what ReadSnapshot will make of it and
+// snapParent checks that order[i] is what DecodeSnapshot will make of it and
 // returns how far back in creation order its parent is (0 for a root).
 func (s *State) snapParent(i int, n *node) (int, error) {
 	bad := func(why string) (int, error) {
@@ -361,26 +360,11 @@ func (e *snapWriter) nanos(t time.Time) {
 	}
 }
 
-// ReadSnapshot reads a state written by WriteSnapshot. It returns an error
-// wrapping ErrSnapshotFormat for input that is not a snapshot or is of
-// another format version, one wrapping ErrSnapshotCorrupt for a damaged or
-// truncated snapshot, or r's error. It reads r to its end and holds it in
-// memory; the state keeps the artifacts' data in that memory. Times come
-// back in UTC, without monotonic clock readings.
-func ReadSnapshot(r io.Reader) (*State, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("read snapshot: %w", err)
-	}
-	if cap(b)-len(b) > len(b)/8 {
-		// The state keeps slices of b: drop what ReadAll grew it by.
-		b = bytes.Clone(b)
-	}
-	return DecodeSnapshot(b)
-}
-
-// DecodeSnapshot is ReadSnapshot of the snapshot b: for a caller that knows
-// its size and reads it whole itself. The state keeps slices of b.
+// DecodeSnapshot reads the state WriteSnapshot wrote as b. It returns an
+// error wrapping ErrSnapshotFormat for input that is not a snapshot or is
+// of another format version, or one wrapping ErrSnapshotCorrupt for a
+// damaged or truncated snapshot. The state keeps the artifacts' data in b.
+// Times come back in UTC, without monotonic clock readings.
 func DecodeSnapshot(b []byte) (*State, error) {
 	if len(b) < len(snapshotMagic) || string(b[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: no snapshot magic", ErrSnapshotFormat)
@@ -784,31 +768,8 @@ func (d *snapReader) nanos() int64 {
 	return int64(ns)
 }
 
-// NewFrom returns a projection over st, such as a state ReadSnapshot
+// NewFrom returns a projection over st, such as a state DecodeSnapshot
 // restored, not ready until MarkReady. The projection owns st from then on.
 func NewFrom(st *State) *Projection {
 	return &Projection{state: st, ready: make(chan struct{})}
-}
-
-// Restore puts st, such as a state ReadSnapshot restored, in place of the
-// empty state of a projection that has applied nothing yet, and wakes
-// those waiting for positions st has reached; the projection stays not
-// ready until MarkReady. It returns an error, changing nothing, when p has
-// applied an event already or st was folded with another layout than p's.
-// The projection owns st from then on. Unlike NewFrom, it lets the
-// projection be shared before the snapshot is read.
-func (p *Projection) Restore(st *State) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case p.state.applied != 0 || len(p.state.order) != 0:
-		return fmt.Errorf("projection: restore at %d: already at %d", st.applied, p.state.applied)
-	case st.layout != p.state.layout:
-		return fmt.Errorf("projection: restore at %d: layout %+v, not the log's %+v", st.applied, st.layout, p.state.layout)
-	}
-	p.state = st
-	for len(p.waiters) > 0 && p.waiters[0].pos <= st.applied {
-		close(heap.Pop(&p.waiters).(waiter).done)
-	}
-	return nil
 }

@@ -275,9 +275,9 @@ func snapWrite(t testing.TB, s *State) []byte {
 
 func snapRead(t testing.TB, b []byte) *State {
 	t.Helper()
-	s, err := ReadSnapshot(bytes.NewReader(b))
+	s, err := DecodeSnapshot(b)
 	if err != nil {
-		t.Fatalf("ReadSnapshot: %v", err)
+		t.Fatalf("DecodeSnapshot: %v", err)
 	}
 	return s
 }
@@ -403,12 +403,12 @@ func TestSnapshotDamaged(t *testing.T) {
 	b := snapWrite(t, snapFold(newSnapGen(2), 400))
 	refused := func(what string, in []byte) {
 		t.Helper()
-		s, err := ReadSnapshot(bytes.NewReader(in))
+		s, err := DecodeSnapshot(in)
 		if err == nil || s != nil {
-			t.Fatalf("%s: ReadSnapshot = %v, %v; want an error", what, s, err)
+			t.Fatalf("%s: DecodeSnapshot = %v, %v; want an error", what, s, err)
 		}
 		if !errors.Is(err, ErrSnapshotCorrupt) && !errors.Is(err, ErrSnapshotFormat) {
-			t.Fatalf("%s: ReadSnapshot = %v, want ErrSnapshotCorrupt or ErrSnapshotFormat", what, err)
+			t.Fatalf("%s: DecodeSnapshot = %v, want ErrSnapshotCorrupt or ErrSnapshotFormat", what, err)
 		}
 	}
 	for i := range b {
@@ -439,9 +439,9 @@ func TestSnapshotFormat(t *testing.T) {
 		"json":                       []byte(`{"applied":3}`),
 		"another version, truncated": other[:len(snapshotMagic)+1],
 	} {
-		_, err := ReadSnapshot(bytes.NewReader(in))
+		_, err := DecodeSnapshot(in)
 		if !errors.Is(err, ErrSnapshotFormat) {
-			t.Errorf("%s: ReadSnapshot = %v, want ErrSnapshotFormat", name, err)
+			t.Errorf("%s: DecodeSnapshot = %v, want ErrSnapshotFormat", name, err)
 		}
 	}
 }
@@ -466,8 +466,8 @@ func TestSnapshotInconsistent(t *testing.T) {
 	corrupt := func(what string, edit func(in []byte) []byte) {
 		t.Helper()
 		in := snapResum(edit(bytes.Clone(snap)))
-		if _, err := ReadSnapshot(bytes.NewReader(in)); !errors.Is(err, ErrSnapshotCorrupt) {
-			t.Errorf("%s: ReadSnapshot = %v, want ErrSnapshotCorrupt", what, err)
+		if _, err := DecodeSnapshot(in); !errors.Is(err, ErrSnapshotCorrupt) {
+			t.Errorf("%s: DecodeSnapshot = %v, want ErrSnapshotCorrupt", what, err)
 		}
 	}
 	corrupt("an id twice", func(in []byte) []byte { copy(in[i:], a[:]); return in })
@@ -522,7 +522,7 @@ func TestSnapshotNewFrom(t *testing.T) {
 	p.Read(func(got *State) { snapSame(t, s, got) })
 }
 
-func FuzzReadSnapshot(f *testing.F) {
+func FuzzDecodeSnapshot(f *testing.F) {
 	var b bytes.Buffer
 	if err := snapFold(newSnapGen(7), 60).WriteSnapshot(&b); err != nil {
 		f.Fatal(err)
@@ -537,10 +537,10 @@ func FuzzReadSnapshot(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		// As given, and with a right checksum, to reach past it.
 		for _, in := range [][]byte{in, snapResum(in)} {
-			s, err := ReadSnapshot(bytes.NewReader(in))
+			s, err := DecodeSnapshot(in)
 			if err != nil {
 				if !errors.Is(err, ErrSnapshotCorrupt) && !errors.Is(err, ErrSnapshotFormat) {
-					t.Fatalf("ReadSnapshot = %v, want ErrSnapshotCorrupt or ErrSnapshotFormat", err)
+					t.Fatalf("DecodeSnapshot = %v, want ErrSnapshotCorrupt or ErrSnapshotFormat", err)
 				}
 				continue
 			}
@@ -585,7 +585,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.Run("write-restored", func(b *testing.B) {
 		// A state read from a snapshot lies compactly in memory: what a
 		// service that started from one writes.
-		r, err := ReadSnapshot(bytes.NewReader(snap))
+		r, err := DecodeSnapshot(snap)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -601,7 +601,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	})
 	b.Run("read", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := ReadSnapshot(bytes.NewReader(snap)); err != nil {
+			if _, err := DecodeSnapshot(snap); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -625,52 +625,4 @@ func BenchmarkSnapshot(b *testing.B) {
 		}
 		perArtifact(b)
 	})
-}
-
-func TestSnapshotRestore(t *testing.T) {
-	s := snapFold(newSnapGen(10), 200)
-	p := New(s.Layout())
-	woken := make(chan error, 2)
-	for _, pos := range []uint64{s.Applied(), s.Applied() + 1} {
-		go func() { woken <- p.WaitFor(t.Context(), pos) }()
-	}
-	for snapWaiting(p) < 2 {
-		time.Sleep(time.Millisecond)
-	}
-	if err := p.Restore(snapRead(t, snapWrite(t, s))); err != nil {
-		t.Fatalf("Restore: %v", err)
-	}
-	if err := <-woken; err != nil {
-		t.Fatalf("WaitFor(%d) = %v", s.Applied(), err)
-	}
-	select {
-	case err := <-woken:
-		t.Fatalf("WaitFor(%d) returned %v before the position was applied", s.Applied()+1, err)
-	default:
-	}
-	if p.Ready() || p.Applied() != s.Applied() {
-		t.Fatalf("Ready, Applied = %t, %d; want false, %d", p.Ready(), p.Applied(), s.Applied())
-	}
-	p.Read(func(got *State) { snapSame(t, s, got) })
-
-	if err := p.Restore(snapRead(t, snapWrite(t, s))); err == nil {
-		t.Fatalf("Restore over a restored state succeeded")
-	}
-	other := s.Layout()
-	other.Seals++
-	if err := New(other).Restore(snapRead(t, snapWrite(t, s))); err == nil {
-		t.Fatalf("Restore of a state of another layout succeeded")
-	}
-	fresh := New(s.Layout())
-	fresh.Apply(events.Envelope{Seq: 1, Subject: "junk"})
-	if err := fresh.Restore(snapRead(t, snapWrite(t, s))); err == nil {
-		t.Fatalf("Restore after an event was applied succeeded")
-	}
-}
-
-// snapWaiting is how many WaitFor calls on p are blocked.
-func snapWaiting(p *Projection) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.waiters)
 }

@@ -90,6 +90,8 @@ type State struct {
 	// names interns hierarchies and labels: a handful of strings that
 	// every artifact would otherwise hold a copy of.
 	names map[string]string
+	// tokens are the layout's shard tokens, by shard (derived).
+	tokens []string
 }
 
 // NewState returns the fold of an empty log whose subjects follow layout.
@@ -147,27 +149,6 @@ func (s *State) Apply(env events.Envelope) {
 
 // apply folds an event of the exact-subject layout.
 func (s *State) apply(env events.Envelope, sub events.Subject) {
-	var n *node
-	if sub.Kind != events.KindRoot {
-		// The message moves its subject's position, whatever it holds.
-		if n = s.byID[sub.ID]; n == nil {
-			s.addStray(env, sub)
-			s.ignored++
-			return
-		}
-		if !s.ownSubject(n, sub) {
-			s.ignored++
-			return
-		}
-		switch sub.Kind {
-		case events.KindArt:
-			n.OwnSeq = env.Seq
-		case events.KindKids:
-			n.KidsLabel, n.KidsSeq = s.intern(sub.Label), env.Seq
-		default:
-			n.Sealed = true
-		}
-	}
 	if sub.Kind == events.KindRoot {
 		ev, ok := env.Event.(events.ArtifactCreated)
 		if !ok || ev.ID != sub.ID || !ev.Parent.IsZero() || ev.Hierarchy != sub.Hierarchy ||
@@ -175,6 +156,25 @@ func (s *State) apply(env events.Envelope, sub events.Subject) {
 			s.ignored++
 		}
 		return
+	}
+	// The message moves its subject's position, whatever it holds.
+	n := s.byID[sub.ID]
+	if n == nil {
+		s.addStray(env, sub)
+		s.ignored++
+		return
+	}
+	if !s.ownSubject(n, sub) {
+		s.ignored++
+		return
+	}
+	switch sub.Kind {
+	case events.KindArt:
+		n.OwnSeq = env.Seq
+	case events.KindKids:
+		n.KidsLabel, n.KidsSeq = s.intern(sub.Label), env.Seq
+	default:
+		n.Sealed = true
 	}
 	fits := false
 	switch ev := env.Event.(type) {
@@ -213,7 +213,17 @@ func (s *State) ownSubject(n *node, sub events.Subject) bool {
 	}
 }
 
-func (s *State) shardToken(key uint16) string { return s.layout.ShardToken(s.layout.Shard(key)) }
+// shardToken is the shard token of the tree whose root has key key,
+// formatted once per shard rather than once per event.
+func (s *State) shardToken(key uint16) string {
+	if s.tokens == nil {
+		s.tokens = make([]string, s.layout.Shards)
+		for i := range s.tokens {
+			s.tokens[i] = s.layout.ShardToken(i)
+		}
+	}
+	return s.tokens[s.layout.Shard(key)]
+}
 
 // applyLegacy folds an event of the first layout, where an event's subject
 // named the consistency boundary it was written in and the artifact.

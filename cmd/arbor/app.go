@@ -240,8 +240,9 @@ func (m *Main) saveSnapshots(ctx context.Context) error {
 	if err := m.proj.WaitReady(ctx); err != nil {
 		return err
 	}
-	for {
-		if err := m.proj.WaitFor(ctx, m.saved.Load()+uint64(m.Config.SnapshotEvery)); err != nil {
+	every := uint64(m.Config.SnapshotEvery)
+	for next := m.saved.Load() + every; ; next = m.proj.Applied() + every {
+		if err := m.proj.WaitFor(ctx, next); err != nil {
 			return err
 		}
 		m.saveSnapshot(ctx)
@@ -249,7 +250,8 @@ func (m *Main) saveSnapshots(ctx context.Context) error {
 }
 
 // saveSnapshot saves the projection once, if it has caught up with the log
-// and moved since the last snapshot.
+// and moved since the last snapshot. saved, which /health reports, moves
+// only with a snapshot really saved.
 func (m *Main) saveSnapshot(ctx context.Context) {
 	if !m.proj.Ready() || m.proj.Applied() == m.saved.Load() {
 		return
@@ -257,8 +259,7 @@ func (m *Main) saveSnapshot(ctx context.Context) {
 	start := time.Now()
 	pos, err := m.snaps.Save(ctx, m.proj)
 	if err != nil {
-		m.Logger.Warn("snapshot not saved", "err", err)
-		m.saved.Store(m.proj.Applied()) // try again SnapshotEvery events on
+		m.Logger.Warn("snapshot not saved", "err", err) // tried again SnapshotEvery events on
 		return
 	}
 	m.saved.Store(pos)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,28 +100,6 @@ func childWrite(l events.Layout, h hierarchy.Hierarchy, p benchParent, id ulid.U
 	}
 }
 
-// encodeWrite is the message events.Log.Append publishes for w, a write of
-// one event: the event's headers and body (events.Encode), its hierarchy and
-// level label, the stream it must land in and its precondition.
-func encodeWrite(w events.Write, stream, source string) (*nats.Msg, error) {
-	h, body, err := events.Encode(w.Env, source)
-	if err != nil {
-		return nil, err
-	}
-	if c, ok := w.Env.Event.(events.ArtifactCreated); ok {
-		h.Set(events.HeaderHierarchy, c.Hierarchy)
-	}
-	if w.Label != "" {
-		h.Set(events.HeaderLevelLabel, w.Label)
-	}
-	h.Set(jetstream.ExpectedStreamHeader, stream)
-	if w.Expect.Subject != "" {
-		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(w.Expect.Last, 10))
-		h.Set(jetstream.ExpectedLastSubjSeqSubjHeader, w.Expect.Subject)
-	}
-	return &nats.Msg{Subject: w.Subject, Header: h, Data: body}, nil
-}
-
 // Data of each level: small JSON objects, 60 to 100 bytes.
 func experimentData(i int) []byte {
 	return fmt.Appendf(nil, `{"experiment_name":"weather_forecast_%06d","owner":"team-%d","dataset":"chirps_v%d"}`, i, i%37, i%5)
@@ -142,15 +119,14 @@ func predictionData(i int) []byte {
 
 // storeBuilder appends the creations of a whole store to the log, as
 // asynchronous JetStream publishes of the very messages arbor's create
-// command appends (see rootWrite, childWrite and encodeWrite). Each level is
+// command appends (see rootWrite, childWrite and events.Log.Message). Each level is
 // published whole, and acknowledged, before the next: a creation's
 // precondition names only its parent's seal (or its own root subject), but
 // the fold needs every parent created before its children.
 type storeBuilder struct {
 	js      jetstream.JetStream
+	log     *events.Log
 	layout  events.Layout
-	stream  string
-	source  string
 	workers int
 
 	failed atomic.Int64
@@ -158,8 +134,8 @@ type storeBuilder struct {
 	first  error
 }
 
-func newStoreBuilder(nc *nats.Conn, layout events.Layout, stream string) (*storeBuilder, error) {
-	b := &storeBuilder{layout: layout, stream: stream, source: "arbor", workers: 2}
+func newStoreBuilder(nc *nats.Conn, log *events.Log) (*storeBuilder, error) {
+	b := &storeBuilder{log: log, layout: log.Layout(), workers: 2}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(8192),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, msg *nats.Msg, err error) {
@@ -293,7 +269,7 @@ func (b *storeBuilder) level(ctx context.Context, n int, write func(i int, at ti
 					w, size := write(i, at)
 					bytes += int64(size)
 					st.ids[base+i] = w.Env.Event.ArtifactID()
-					msg, e := encodeWrite(w, b.stream, b.source)
+					msg, e := b.log.Message(w)
 					if e == nil {
 						_, e = b.js.PublishMsgAsync(msg, jetstream.WithStallWait(30*time.Second))
 					}

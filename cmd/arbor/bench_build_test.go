@@ -81,7 +81,7 @@ func TestBenchBuildWritesWhatCommandsWrite(t *testing.T) {
 	}
 	same := func(what string, msg *jetstream.RawStreamMsg, w events.Write) {
 		t.Helper()
-		want, err := encodeWrite(w, m.Log().Stream(), "arbor")
+		want, err := m.Log().Message(w)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func TestBenchBuildStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	builder, err := newStoreBuilder(nc, m.Log().Layout(), m.Log().Stream())
+	builder, err := newStoreBuilder(nc, m.Log())
 	if err != nil {
 		t.Fatal(err)
 	}

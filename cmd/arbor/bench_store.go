@@ -150,7 +150,7 @@ func (b *bench) build(ctx context.Context, store string, shape storeShape) (*bui
 		return nil, err
 	}
 	defer nc.Close()
-	builder, err := newStoreBuilder(nc, b.m.Log().Layout(), b.m.Log().Stream())
+	builder, err := newStoreBuilder(nc, b.m.Log())
 	if err != nil {
 		return nil, err
 	}
