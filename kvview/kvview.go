@@ -32,10 +32,13 @@ type View struct {
 	JS         jetstream.JetStream
 	Log        *events.Log
 	Projection *projection.Projection
-	Bucket     string // default "ARTIFACTS_STATE"
+	Bucket     string // default DefaultBucket
 	Replicas   int    // default 1
 	Logger     *slog.Logger
 }
+
+// DefaultBucket is the bucket a View writes when Bucket is empty.
+const DefaultBucket = "ARTIFACTS_STATE"
 
 const (
 	kvBatch = 256
@@ -44,12 +47,13 @@ const (
 
 func (v *View) bucket() string {
 	if v.Bucket == "" {
-		return "ARTIFACTS_STATE"
+		return DefaultBucket
 	}
 	return v.Bucket
 }
 
-func (v *View) durable() string { return v.bucket() + "_writer" }
+// Durable is the name of the durable consumer that writes the bucket.
+func (v *View) Durable() string { return v.bucket() + "_writer" }
 
 // Open opens the bucket and the durable consumer, creating what does not
 // exist yet.
@@ -69,10 +73,10 @@ func (v *View) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consumer
 		return nil, nil, fmt.Errorf("open bucket %s: %w", v.bucket(), err)
 	}
 	cons, err := jsopen.GetOrCreate(
-		func() (jetstream.Consumer, error) { return v.JS.Consumer(ctx, v.Log.Stream(), v.durable()) },
+		func() (jetstream.Consumer, error) { return v.JS.Consumer(ctx, v.Log.Stream(), v.Durable()) },
 		func() (jetstream.Consumer, error) {
 			return v.JS.CreateConsumer(ctx, v.Log.Stream(), jetstream.ConsumerConfig{
-				Durable:        v.durable(),
+				Durable:        v.Durable(),
 				Description:    "arbor: writes the " + v.bucket() + " bucket",
 				DeliverPolicy:  jetstream.DeliverAllPolicy,
 				AckPolicy:      jetstream.AckAllPolicy,
@@ -84,7 +88,7 @@ func (v *View) Open(ctx context.Context) (jetstream.KeyValue, jetstream.Consumer
 			})
 		}, jetstream.ErrConsumerNotFound)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open consumer %s: %w", v.durable(), err)
+		return nil, nil, fmt.Errorf("open consumer %s: %w", v.Durable(), err)
 	}
 	return kv, cons, nil
 }
@@ -209,7 +213,7 @@ func (v *View) Lag(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cons, err := v.JS.Consumer(ctx, v.Log.Stream(), v.durable())
+	cons, err := v.JS.Consumer(ctx, v.Log.Stream(), v.Durable())
 	if err != nil {
 		return 0, err
 	}

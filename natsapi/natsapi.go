@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +81,12 @@ func (s *Service) Start(nc *nats.Conn) error {
 		// The reply is published from there (see reply), not through the
 		// request, whose state micro reads once the handler returns.
 		err := g.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
+			if strings.HasPrefix(req.Reply(), "$JS.") {
+				// A stored message a JetStream consumer delivers here, not
+				// a request: a consumer may deliver to any subject, and a
+				// stored update replayed would roll its artifact back.
+				return
+			}
 			s.mu.Lock()
 			if s.stopping {
 				// Stop has begun: micro may still hand over queued requests.

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/oklog/ulid/v2"
 
 	"arbor/api"
+	"arbor/internal/arbortest"
 	"arbor/natsapi"
 )
 
@@ -409,5 +411,53 @@ func TestDiscovery(t *testing.T) {
 	var ping struct{ Type, Name, ID, Version string }
 	if err := json.Unmarshal(m.Data, &ping); err != nil || ping.Type != micro.PingResponseType || ping.Name != "arbor" || ping.ID != info.ID {
 		t.Fatalf("ping = %s, %v, want arbor's ping response", m.Data, err)
+	}
+}
+
+// TestStoredMessagesAreNotRequests: a client that may create consumers can
+// have the server deliver stored messages to any subject. Delivered to an
+// endpoint, a stored update must not be taken for a request: replayed, it
+// would roll the artifact back.
+func TestStoredMessagesAreNotRequests(t *testing.T) {
+	st := arbortest.New(t, mlPipeline, documents)
+	svc := serve(t, st, nil)
+	nc := client(t, st.Server)
+	d, _ := create(t, nc, `{"data": {"v": 1}}`)
+	ok(t, nc, "update", `{"id": "`+d.ID+`", "data": {"v": 2}}`, nil)
+	before := lastSeq(t, st)
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	cons, err := js.CreateConsumer(ctx, st.Log.Stream(), jetstream.ConsumerConfig{
+		Durable: "replay", DeliverSubject: natsapi.Prefix + ".update", DeliverGroup: "arbor", DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "arbor.*.*.art.>",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Delivered.Consumer > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the stored update was never delivered")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// Stop waits for every request in flight: a replayed update, had it
+	// been taken, has been written by then.
+	if err := svc.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := lastSeq(t, st); after != before {
+		t.Fatalf("a delivered stored message was served as a request: the log moved from %d to %d", before, after)
 	}
 }

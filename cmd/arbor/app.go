@@ -3,13 +3,16 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"github.com/oklog/ulid/v2"
 
 	"arbor/blobstore"
@@ -25,6 +29,7 @@ import (
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/lockfile"
+	"arbor/internal/natsauth"
 	"arbor/internal/natsserver"
 	"arbor/kvview"
 	"arbor/natsapi"
@@ -49,6 +54,7 @@ type Main struct {
 
 	lock     *lockfile.Lock
 	ns       *server.Server
+	own      nkeys.KeyPair // arbor's own key on the embedded server
 	nc       *nats.Conn
 	log      *events.Log
 	proj     *projection.Projection
@@ -155,6 +161,14 @@ func (m *Main) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	m.http.RegisterOnShutdown(api.CloseStreams)
+	if m.Config.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(m.Config.TLSCert, m.Config.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert, --tls-key: %w", err)
+		}
+		m.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		m.listener = tls.NewListener(m.listener, m.http.TLSConfig)
+	}
 	go func() {
 		if err := m.http.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.failed <- fmt.Errorf("http: %w", err)
@@ -169,7 +183,11 @@ func (m *Main) openNATS() error {
 	// retrying would write twice.
 	opts := []nats.Option{nats.Name("arbor"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1)}
 	if m.Config.NATSURL != "" {
-		nc, err := nats.Connect(m.Config.NATSURL, opts...)
+		signIn, err := m.externalOptions()
+		if err != nil {
+			return err
+		}
+		nc, err := nats.Connect(m.Config.NATSURL, append(opts, signIn...)...)
 		if err != nil {
 			return fmt.Errorf("connect %s: %w", m.Config.NATSURL, err)
 		}
@@ -181,20 +199,110 @@ func (m *Main) openNATS() error {
 		return err
 	}
 	m.lock = lock
+	users, err := m.natsUsers()
+	if err != nil {
+		return err
+	}
 	m.ns, err = natsserver.Start(natsserver.Options{
 		StoreDir: filepath.Join(m.Config.DataDir, "jetstream"),
 		Listen:   m.Config.NATSListen,
 		Logger:   m.Logger.WithGroup("nats_server"),
 		Sync:     m.Config.Sync,
+		Users:    users,
 	})
 	if err != nil {
 		return err
 	}
-	m.nc, err = nats.Connect("", append(opts, nats.InProcessServer(m.ns))...)
+	m.nc, err = nats.Connect("", append(opts, m.OwnNATS()...)...)
 	if err != nil {
 		return fmt.Errorf("connect to embedded nats: %w", err)
 	}
 	return nil
+}
+
+// natsUsers are the users of the embedded server: arbor itself, with a key
+// made for this process alone, and the keys of --nats-keys, or else of the
+// seeds in the data directory, made on first start.
+func (m *Main) natsUsers() ([]*server.NkeyUser, error) {
+	own, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	m.own = own
+	pub, err := own.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	var keys natsauth.Keys
+	if m.Config.NATSKeys != "" {
+		if keys, err = natsauth.LoadKeys(m.Config.NATSKeys); err != nil {
+			return nil, fmt.Errorf("--nats-keys: %w", err)
+		}
+	} else {
+		var created bool
+		if keys, created, err = natsauth.EnsureSeeds(m.credentialsDir()); err != nil {
+			return nil, fmt.Errorf("nats credentials: %w", err)
+		}
+		if created {
+			m.Logger.Info("NATS credentials made: sign in with nats --nkey <file>", "dir", m.credentialsDir(),
+				"reader", natsauth.SeedFile(m.credentialsDir(), natsauth.Reader),
+				"writer", natsauth.SeedFile(m.credentialsDir(), natsauth.Writer),
+				"admin", natsauth.SeedFile(m.credentialsDir(), natsauth.Admin))
+		}
+	}
+	kv := kvview.View{Bucket: kvview.DefaultBucket}
+	return natsauth.Users(keys, pub, natsauth.Owned{Consumers: []string{kv.Durable()}}), nil
+}
+
+// credentialsDir is where the embedded server's data directory keeps the
+// seeds of the NATS roles.
+func (m *Main) credentialsDir() string { return filepath.Join(m.Config.DataDir, "credentials") }
+
+// CredentialFile is the seed file of role on the embedded server, as made
+// on first start; empty with --nats-keys or --nats-url.
+func (m *Main) CredentialFile(role natsauth.Role) string {
+	if m.ns == nil || m.Config.NATSKeys != "" {
+		return ""
+	}
+	return natsauth.SeedFile(m.credentialsDir(), role)
+}
+
+// OwnNATS are the options of an in-process connection to the embedded
+// server with arbor's own rights.
+func (m *Main) OwnNATS() []nats.Option {
+	pub, _ := m.own.PublicKey()
+	return []nats.Option{nats.InProcessServer(m.ns), nats.Nkey(pub, m.own.Sign)}
+}
+
+// externalOptions are how arbor signs in to a server given by --nats-url.
+func (m *Main) externalOptions() ([]nats.Option, error) {
+	c := m.Config
+	var opts []nats.Option
+	switch {
+	case c.NATSCreds != "":
+		b, err := os.ReadFile(c.NATSCreds)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-creds: %w", err)
+		}
+		if strings.Contains(string(b), "BEGIN NATS USER JWT") {
+			opts = append(opts, nats.UserCredentials(c.NATSCreds))
+		} else {
+			opt, err := nats.NkeyOptionFromSeed(c.NATSCreds)
+			if err != nil {
+				return nil, fmt.Errorf("--nats-creds %s: neither a .creds file nor an nkey seed: %w", c.NATSCreds, err)
+			}
+			opts = append(opts, opt)
+		}
+	case c.NATSUser != "":
+		opts = append(opts, nats.UserInfo(c.NATSUser, c.NATSPassword))
+	}
+	if c.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.NATSTLSCA))
+	}
+	if c.NATSTLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.NATSTLSCert, c.NATSTLSKey))
+	}
+	return opts, nil
 }
 
 // openProjection makes the projection: from the newest snapshot that can
@@ -307,6 +415,14 @@ func (m *Main) checks() []httpapi.Check {
 
 // HTTPAddr is the address the API listens on.
 func (m *Main) HTTPAddr() string { return m.listener.Addr().String() }
+
+// BaseURL is where clients reach the API: https with --tls-cert.
+func (m *Main) BaseURL() string {
+	if m.Config.TLSCert != "" {
+		return "https://" + m.HTTPAddr()
+	}
+	return "http://" + m.HTTPAddr()
+}
 
 // NATSURL is where NATS clients reach the server arbor uses; empty when
 // the embedded server is in-process only.

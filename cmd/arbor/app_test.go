@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"arbor/internal/lockfile"
+	"arbor/internal/natsauth"
 )
 
 // TestWalkthrough follows the README: an experiment, its model, the
@@ -215,7 +216,7 @@ func TestKVViewMatchesArtifacts(t *testing.T) {
 		t.Fatalf("%d live artifacts, want %d", len(items), 20*3-5*1-5*3)
 	}
 
-	nc, err := nats.Connect(in.m.NATSURL())
+	nc, err := nats.Connect(in.m.NATSURL(), seedOption(t, in.m.CredentialFile(natsauth.Reader)))
 	if err != nil {
 		t.Fatalf("connect to %q: %v", in.m.NATSURL(), err)
 	}

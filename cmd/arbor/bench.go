@@ -267,7 +267,7 @@ func (b *bench) writes(ctx context.Context, store string) error {
 		return err
 	}
 	// Pipelines' requests come on a connection of their own.
-	nc, err := nats.Connect("", nats.InProcessServer(b.m.NATSServer()))
+	nc, err := nats.Connect("", b.m.OwnNATS()...)
 	if err != nil {
 		return err
 	}

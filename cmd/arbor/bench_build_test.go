@@ -125,7 +125,7 @@ func TestBenchBuildStore(t *testing.T) {
 	if shape.Total() != 3000 || shape.Narrow != 15 || shape.Wide != 500 {
 		t.Fatalf("shape %+v", shape)
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(m.NATSServer()))
+	nc, err := nats.Connect("", m.OwnNATS()...)
 	if err != nil {
 		t.Fatal(err)
 	}

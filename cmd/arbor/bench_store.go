@@ -145,7 +145,7 @@ func (b *bench) build(ctx context.Context, store string, shape storeShape) (*bui
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
-	nc, err := nats.Connect("", nats.InProcessServer(b.m.NATSServer()))
+	nc, err := nats.Connect("", b.m.OwnNATS()...)
 	if err != nil {
 		return nil, err
 	}

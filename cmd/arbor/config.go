@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -38,6 +39,21 @@ type Config struct {
 	ReadHeaderTimeout, BodyTimeout, ResponseTimeout, IdleTimeout time.Duration
 	// Sync is how often the embedded server syncs its files to disk.
 	Sync natsserver.Sync
+	// NATSKeys names a file of the public nkeys that may connect to the
+	// embedded server, by role; empty: the seeds in the data directory's
+	// credentials folder, made on first start.
+	NATSKeys string
+	// How arbor signs in to a NATS server it does not embed: a .creds file
+	// or an nkey seed, or a user and password; and the TLS it trusts and
+	// shows (a CA, and an optional client certificate).
+	NATSCreds, NATSUser, NATSPassword  string
+	NATSTLSCA, NATSTLSCert, NATSTLSKey string
+	// APIKeysFile names the file of HTTP API keys; empty: no keys needed,
+	// allowed only on a loopback address or with Insecure.
+	APIKeysFile string
+	Insecure    bool
+	// TLSCert and TLSKey, when set, make the HTTP API HTTPS.
+	TLSCert, TLSKey string
 	// SnapshotEvery is how many events apart the projection is saved to
 	// the object store, and it is saved at shutdown too; start-up loads the
 	// newest snapshot and replays only the events after it. 0: never
@@ -115,6 +131,26 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	})
 	add("nats-url", "ARBOR_NATS_URL", func(n string) {
 		fs.StringVar(&cfg.NATSURL, n, "", "use this NATS server or cluster instead of embedding one (ARBOR_NATS_URL)")
+	})
+	for _, d := range []struct {
+		name, variable, usage string
+		v                     *string
+	}{
+		{"nats-keys", "ARBOR_NATS_KEYS", "JSON file of the public nkeys allowed on the embedded server, by role; default: seeds made in <data-dir>/credentials", &cfg.NATSKeys},
+		{"nats-creds", "ARBOR_NATS_CREDS", "with --nats-url: a .creds file or an nkey seed file to sign in with", &cfg.NATSCreds},
+		{"nats-user", "ARBOR_NATS_USER", "with --nats-url: the user to sign in as", &cfg.NATSUser},
+		{"nats-password", "ARBOR_NATS_PASSWORD", "with --nats-url: the user's password (better given in the environment)", &cfg.NATSPassword},
+		{"nats-tls-ca", "ARBOR_NATS_TLS_CA", "with --nats-url: the CA certificates (PEM) to trust the server by", &cfg.NATSTLSCA},
+		{"nats-tls-cert", "ARBOR_NATS_TLS_CERT", "with --nats-url: a client certificate (PEM) to show the server", &cfg.NATSTLSCert},
+		{"nats-tls-key", "ARBOR_NATS_TLS_KEY", "the key of --nats-tls-cert", &cfg.NATSTLSKey},
+		{"api-keys-file", "ARBOR_API_KEYS_FILE", "the HTTP API keys (arbor keys add makes it); without it the API is open, on a loopback address only", &cfg.APIKeysFile},
+		{"tls-cert", "ARBOR_TLS_CERT", "serve HTTPS with this certificate (PEM)", &cfg.TLSCert},
+		{"tls-key", "ARBOR_TLS_KEY", "the key of --tls-cert", &cfg.TLSKey},
+	} {
+		add(d.name, d.variable, func(n string) { fs.StringVar(d.v, n, *d.v, d.usage+" ("+d.variable+")") })
+	}
+	add("insecure", "ARBOR_INSECURE", func(n string) {
+		fs.BoolVar(&cfg.Insecure, n, false, "serve the API without keys on a non-loopback address (ARBOR_INSECURE)")
 	})
 	add("replicas", "ARBOR_REPLICAS", func(n string) {
 		fs.IntVar(&cfg.Replicas, n, cfg.Replicas, "replicas of the stream and buckets arbor creates (ARBOR_REPLICAS)")
@@ -207,8 +243,35 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--snapshot-every must not be negative")
 	case cfg.NATSURL == "" && cfg.DataDir == "":
 		return Config{}, errors.New("--data-dir is required with an embedded NATS server")
+	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
+		return Config{}, errors.New("--tls-cert and --tls-key go together")
+	case (cfg.NATSTLSCert == "") != (cfg.NATSTLSKey == ""):
+		return Config{}, errors.New("--nats-tls-cert and --nats-tls-key go together")
+	case cfg.NATSURL == "" && (cfg.NATSCreds != "" || cfg.NATSUser != "" || cfg.NATSPassword != "" || cfg.NATSTLSCA != "" || cfg.NATSTLSCert != ""):
+		return Config{}, errors.New("--nats-creds, --nats-user, --nats-password and --nats-tls-* are for a server given by --nats-url")
+	case cfg.NATSURL != "" && cfg.NATSKeys != "":
+		return Config{}, errors.New("--nats-keys is for the embedded server: with --nats-url, the server's own configuration says who may connect")
+	case cfg.NATSCreds != "" && cfg.NATSUser != "":
+		return Config{}, errors.New("--nats-creds and --nats-user: give one way to sign in")
+	case cfg.APIKeysFile == "" && !cfg.Insecure && !isLoopback(cfg.Addr):
+		return Config{}, fmt.Errorf("--addr %s is reachable from other machines and no --api-keys-file is given: "+
+			"anyone could read and change every artifact. Make keys with arbor keys add, "+
+			"or pass --insecure to serve without them", cfg.Addr)
 	}
 	return cfg, nil
+}
+
+// isLoopback reports whether addr listens on this machine only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func lookupEnv(name string) (string, bool) { return os.LookupEnv(name) }

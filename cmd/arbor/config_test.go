@@ -53,10 +53,11 @@ func TestParseServeFlags(t *testing.T) {
 		"ARBOR_REPLICAS":    "3",
 		"ARBOR_MAX_BODY":    "8192",
 		"ARBOR_HIERARCHY":   "ml_pipeline=experiment,model,predictions;documents",
+		"ARBOR_INSECURE":    "true",
 	}
 	fromEnv := func(c *Config) {
 		c.Addr, c.DataDir, c.NATSListen, c.NATSURL = "0.0.0.0:9000", "/var/lib/arbor", "0.0.0.0:4333", "nats://a:4222,nats://b:4222"
-		c.Replicas, c.MaxBody = 3, 8192
+		c.Replicas, c.MaxBody, c.Insecure = 3, 8192, true
 		c.Hierarchies = []hierarchy.Hierarchy{mlPipeline, {Name: "documents"}}
 	}
 	tests := []struct {
@@ -89,7 +90,7 @@ func TestParseServeFlags(t *testing.T) {
 			},
 			want: with(func(c *Config) {
 				c.Addr, c.DataDir, c.NATSListen, c.NATSURL = "127.0.0.1:1", "d", "127.0.0.1:2", "nats://c:4222"
-				c.Replicas, c.MaxBody = 5, 4096
+				c.Replicas, c.MaxBody, c.Insecure = 5, 4096, true // ARBOR_INSECURE
 				c.Hierarchies = []hierarchy.Hierarchy{{Name: "docs", Labels: []string{"draft", "final"}}}
 			}),
 		},
@@ -120,6 +121,25 @@ func TestParseServeFlags(t *testing.T) {
 			name: "empty ARBOR_NATS_LISTEN means in-process only",
 			env:  map[string]string{"ARBOR_NATS_LISTEN": ""},
 			want: with(func(c *Config) { c.NATSListen = "" }),
+		},
+		{
+			name: "another machine's clients with keys",
+			args: []string{"--addr", ":8000", "--api-keys-file", "keys.json", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+			want: with(func(c *Config) { c.Addr, c.APIKeysFile, c.TLSCert, c.TLSKey = ":8000", "keys.json", "c.pem", "k.pem" }),
+		},
+		{
+			name: "another machine's clients without keys, on purpose",
+			args: []string{"--addr", "0.0.0.0:8000", "--insecure"},
+			want: with(func(c *Config) { c.Addr, c.Insecure = "0.0.0.0:8000", true }),
+		},
+		{
+			name: "signing in to an external NATS",
+			args: []string{"--nats-url", "tls://n:4222", "--nats-creds", "a.creds", "--nats-tls-ca", "ca.pem", "--nats-tls-cert", "c.pem", "--nats-tls-key", "k.pem"},
+			env:  map[string]string{"ARBOR_NATS_PASSWORD": "unused without a user"},
+			want: with(func(c *Config) {
+				c.NATSURL, c.NATSCreds, c.NATSTLSCA, c.NATSTLSCert, c.NATSTLSKey = "tls://n:4222", "a.creds", "ca.pem", "c.pem", "k.pem"
+				c.NATSPassword = "unused without a user"
+			}),
 		},
 		{
 			name: "an empty data dir is fine with an external NATS",
@@ -165,6 +185,14 @@ func TestParseServeFlagsRejects(t *testing.T) {
 		{name: "no data dir for the embedded server", args: []string{"--data-dir", ""}, want: "--data-dir"},
 		{name: "an unknown flag", args: []string{"--bogus"}, want: "bogus"},
 		{name: "a stray argument", args: []string{"--addr", ":1", "extra"}, want: "extra"},
+		{name: "all interfaces without keys", args: []string{"--addr", ":8000"}, want: "--api-keys-file"},
+		{name: "a public address without keys", args: []string{"--addr", "192.0.2.1:8000"}, want: "--insecure"},
+		{name: "env: all interfaces without keys", env: map[string]string{"ARBOR_ADDR": "0.0.0.0:80"}, want: "--api-keys-file"},
+		{name: "a certificate without its key", args: []string{"--tls-cert", "c.pem"}, want: "--tls-key"},
+		{name: "a NATS client certificate without its key", args: []string{"--nats-url", "n", "--nats-tls-cert", "c.pem"}, want: "--nats-tls-key"},
+		{name: "NATS credentials for the embedded server", args: []string{"--nats-creds", "a.creds"}, want: "--nats-url"},
+		{name: "NATS keys with an external server", args: []string{"--nats-url", "n", "--nats-keys", "k.json"}, want: "--nats-keys"},
+		{name: "two ways to sign in", args: []string{"--nats-url", "n", "--nats-creds", "a", "--nats-user", "u"}, want: "one way"},
 		{name: "a bad duration", args: []string{"--wait", "soon"}, want: "wait"},
 		{name: "a bad sync", args: []string{"--sync", "often"}, want: "always or an interval"},
 		{name: "env: a bad sync", env: map[string]string{"ARBOR_SYNC": "0s"}, want: "ARBOR_SYNC"},

@@ -103,7 +103,7 @@ func TestRunServe(t *testing.T) {
 		<-done
 	})
 
-	var addr string
+	var base string
 	ok := pollUntil(t.Context(), 20*time.Second, func() bool {
 		select {
 		case <-done:
@@ -113,11 +113,11 @@ func TestRunServe(t *testing.T) {
 		sc := bufio.NewScanner(strings.NewReader(stderr.String()))
 		for sc.Scan() {
 			var line struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
+				Msg string `json:"msg"`
+				URL string `json:"url"`
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "arbor serving" {
-				addr = line.Addr
+				base = line.URL
 				return true
 			}
 		}
@@ -126,7 +126,7 @@ func TestRunServe(t *testing.T) {
 	if !ok {
 		t.Fatalf("no \"arbor serving\" line logged:\n%s", stderr.String())
 	}
-	c := newTestClient(t, "http://"+addr)
+	c := newTestClient(t, base)
 	c.waitHealthy(10 * time.Second)
 	var a testDoc
 	c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"name": "exp"}}, &a)

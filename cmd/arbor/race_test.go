@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"arbor/internal/natsauth"
+
 	"github.com/oklog/ulid/v2"
 )
 
@@ -53,6 +55,7 @@ func TestDeleteRacesChildrenAcrossInstances(t *testing.T) {
 	}
 	cfgB := testMainConfig("")
 	cfgB.NATSURL = a.m.NATSURL()
+	cfgB.NATSCreds = a.m.CredentialFile(natsauth.Admin) // another arbor: the operator's role
 	b := openTestMain(t, cfgB)
 	if b.m.NATSURL() != cfgB.NATSURL {
 		t.Fatalf("B's NATSURL = %q, want the configured %q", b.m.NATSURL(), cfgB.NATSURL)

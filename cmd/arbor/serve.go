@@ -30,7 +30,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		_ = m.Close()
 		return err
 	}
-	logger.Info("arbor serving", "addr", m.HTTPAddr(), "nats", m.NATSURL(), "stream", m.log.Stream())
+	logger.Info("arbor serving", "url", m.BaseURL(), "nats", m.NATSURL(), "stream", m.log.Stream())
 	select {
 	case <-ctx.Done():
 		logger.Info("arbor shutting down")

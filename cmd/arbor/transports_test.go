@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"arbor/internal/natsauth"
+
 	"github.com/nats-io/nats.go"
 )
 
@@ -22,7 +24,7 @@ func TestNATSAnswersAsHTTP(t *testing.T) {
 	cfg.MaxBody = 8 << 20
 	in := openTestMain(t, cfg)
 	in.c.waitHealthy(10 * time.Second)
-	nc, err := nats.Connect("", nats.InProcessServer(in.m.ns))
+	nc, err := nats.Connect("", nats.InProcessServer(in.m.ns), seedOption(t, in.m.CredentialFile(natsauth.Writer)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,9 @@ type Options struct {
 	// Sync is how JetStream syncs its files to disk; the zero value is the
 	// server's default, every two minutes.
 	Sync Sync
+	// Users, when not empty, are the only clients that may connect, each
+	// signing in with its nkey; in-process clients too.
+	Users []*server.NkeyUser
 }
 
 // Sync is how often JetStream syncs its files to disk. Writes are
@@ -102,6 +105,7 @@ func Start(opts Options) (*server.Server, error) {
 		DontListen:   listen == "",
 		SyncAlways:   opts.Sync.Always,
 		SyncInterval: opts.Sync.Interval,
+		Nkeys:        opts.Users,
 	}
 	if sopts.SyncAlways && sopts.SyncInterval == 0 {
 		sopts.SyncInterval = 2 * time.Minute // as the server's own "sync: always"
