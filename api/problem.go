@@ -119,6 +119,9 @@ func ProblemFor(err error) *Problem {
 	case errors.Is(err, command.ErrTooLarge), errors.Is(err, events.ErrTooLarge):
 		return &Problem{Type: TypeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: "The artifact's data is larger than one event can carry"}
+	case errors.Is(err, events.ErrNoStream):
+		return &Problem{Type: TypeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "The event stream is gone (" + err.Error() + "); nothing was written. An operator must restore it; /health says so"}
 	case errors.Is(err, events.ErrUnknownOutcome):
 		return &Problem{Type: TypeOutcomeUnknown, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "The event log stopped answering: the write may or may not have been recorded; read it back before retrying"}

@@ -28,6 +28,10 @@ var (
 	// ErrUnknownOutcome means the log stopped answering after the event was
 	// sent: it may or may not have been written. Read before retrying.
 	ErrUnknownOutcome = errors.New("events: outcome unknown")
+	// ErrNoStream means the stream itself is gone (deleted by hand, say).
+	// arbor does not make it again: its rules rest on the whole log. An
+	// error wrapping it wraps ErrUnavailable too: nothing was written.
+	ErrNoStream = errors.New("events: the stream is gone")
 	// ErrTooLarge means the event is larger than the server takes in one
 	// message. Retrying is pointless.
 	ErrTooLarge = errors.New("events: event too large")
@@ -252,6 +256,9 @@ func (l *Log) Append(ctx context.Context, w Write) (uint64, error) {
 	case isConflict(err):
 		return 0, err
 	case closed || neverSent(err):
+		if !closed && l.gone(ctx) {
+			return 0, fmt.Errorf("%w: %w: append %s: stream %s", ErrUnavailable, ErrNoStream, w.Env.Event.EventType(), l.cfg.Stream)
+		}
 		return 0, fmt.Errorf("%w: append %s: %v", ErrUnavailable, w.Env.Event.EventType(), err)
 	}
 	// Sent, but no answer came back.
@@ -502,10 +509,21 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	info, err := l.stream.Info(ctx)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, fmt.Errorf("%w: %w: stream %s", ErrUnavailable, ErrNoStream, l.cfg.Stream)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// gone reports whether the server says the stream does not exist.
+func (l *Log) gone(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	_, err := l.stream.Info(ctx)
+	return errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 // Read calls fn with every event after position from, in stream order,

@@ -3,10 +3,12 @@ package kvview
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
@@ -104,7 +106,9 @@ func (v *View) Run(ctx context.Context) error {
 		batch, err := cons.Fetch(kvBatch, jetstream.FetchMaxWait(5*time.Second), jetstream.FetchPriorityGroup(kvGroup))
 		if err != nil {
 			// Another instance is pinned, or NATS is away: try again.
-			sleep(ctx, time.Second)
+			if cons, err = v.reopen(ctx, cons, err); err != nil {
+				return err
+			}
 			continue
 		}
 		// Write as messages arrive, a batch of whatever has arrived at a
@@ -129,8 +133,32 @@ func (v *View) Run(ctx context.Context) error {
 				pending = nil
 			}
 		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			if cons, err = v.reopen(ctx, cons, err); err != nil {
+				return err
+			}
+		}
 	}
 	return ctx.Err()
+}
+
+// reopen is what Run fetches from after a fetch failed with err: the
+// consumer made again when it is gone (deleted by hand, say: it then
+// writes the bucket again from the log's start, which converges to the
+// same state), or else the same one, after a pause so that a failure that
+// lasts never spins.
+func (v *View) reopen(ctx context.Context, cons jetstream.Consumer, err error) (jetstream.Consumer, error) {
+	sleep(ctx, time.Second)
+	if _, cerr := v.JS.Consumer(ctx, v.Log.Stream(), v.Durable()); !errors.Is(cerr, jetstream.ErrConsumerNotFound) {
+		return cons, ctx.Err()
+	}
+	v.Logger.Warn("kv view consumer gone: making it again", "consumer", v.Durable(), "err", err)
+	_, again, err := v.Open(ctx)
+	if err != nil {
+		v.Logger.Warn("kv view consumer not made; trying again", "err", err)
+		return cons, ctx.Err()
+	}
+	return again, nil
 }
 
 // flush writes the state of every artifact msgs touch and acknowledges

@@ -394,6 +394,10 @@ func (m *Main) checks() []httpapi.Check {
 			}
 			return nil
 		}},
+		{Name: "log", Critical: true, Run: func(ctx context.Context) error {
+			_, err := m.log.LastSeq(ctx) // fails when JetStream cannot answer, or the stream is gone
+			return err
+		}},
 		{Name: "projection", Critical: true, Run: func(context.Context) error {
 			if !m.proj.Ready() {
 				return fmt.Errorf("catching up with the log, at position %d", m.proj.Applied())

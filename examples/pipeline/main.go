@@ -31,10 +31,16 @@ import (
 func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "the NATS server arbor serves on")
 	hierarchy := flag.String("hierarchy", "ml_pipeline", "the hierarchy to record the experiment in")
+	nkey := flag.String("nkey", "arbor-data/credentials/writer.nk", "the nkey seed to sign in with (make run makes it); empty: none")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *natsURL, os.Stdout, *hierarchy); err != nil {
+	opts, err := signIn(*nkey)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+		os.Exit(1)
+	}
+	if err := run(ctx, *natsURL, os.Stdout, *hierarchy, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 		os.Exit(1)
 	}
@@ -119,8 +125,8 @@ func create(ctx context.Context, nc *nats.Conn, req createRequest) (artifact, er
 // run records an experiment, a model under it and two predictions under
 // the model, printing "<what> <id>" for each, then shows how an error
 // reply reads.
-func run(ctx context.Context, natsURL string, out io.Writer, hierarchy string) error {
-	nc, err := nats.Connect(natsURL, nats.Name("arbor example pipeline"))
+func run(ctx context.Context, natsURL string, out io.Writer, hierarchy string, opts ...nats.Option) error {
+	nc, err := nats.Connect(natsURL, append(opts, nats.Name("arbor example pipeline"))...)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", natsURL, err)
 	}
@@ -175,4 +181,17 @@ func run(ctx context.Context, natsURL string, out io.Writer, hierarchy string) e
 		return fmt.Errorf("arbor deleted experiment %s though it has a model", exp.ID)
 	}
 	return nil
+}
+
+// signIn is how to sign in with the nkey seed in file: arbor's embedded
+// NATS server lets no one in without a key. Empty file: no key.
+func signIn(file string) ([]nats.Option, error) {
+	if file == "" {
+		return nil, nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(file)
+	if err != nil {
+		return nil, fmt.Errorf("-nkey %s: %w", file, err)
+	}
+	return []nats.Option{opt}, nil
 }

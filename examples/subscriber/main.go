@@ -30,10 +30,16 @@ func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "the NATS server arbor's stream is on")
 	hierarchy := flag.String("hierarchy", "ml_pipeline", "the hierarchy whose predictions to print")
 	since := flag.Int64("since", -1, "print the predictions after this position first (0: all of them); -1: new ones only")
+	nkey := flag.String("nkey", "arbor-data/credentials/reader.nk", "the nkey seed to sign in with (make run makes it); empty: none")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *natsURL, os.Stdout, *hierarchy, *since); err != nil {
+	opts, err := signIn(*nkey)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "subscriber:", err)
+		os.Exit(1)
+	}
+	if err := run(ctx, *natsURL, os.Stdout, *hierarchy, *since, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, "subscriber:", err)
 		os.Exit(1)
 	}
@@ -49,8 +55,8 @@ type created struct {
 // run prints a line for every prediction created in hierarchy: those after
 // position since (if since >= 0), then each new one as it arrives, until
 // ctx is done; then it returns nil.
-func run(ctx context.Context, natsURL string, out io.Writer, hierarchy string, since int64) error {
-	nc, err := nats.Connect(natsURL, nats.Name("arbor example subscriber"), nats.MaxReconnects(-1))
+func run(ctx context.Context, natsURL string, out io.Writer, hierarchy string, since int64, opts ...nats.Option) error {
+	nc, err := nats.Connect(natsURL, append(opts, nats.Name("arbor example subscriber"), nats.MaxReconnects(-1))...)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", natsURL, err)
 	}
@@ -127,4 +133,17 @@ func run(ctx context.Context, natsURL string, out io.Writer, hierarchy string, s
 			return err
 		}
 	}
+}
+
+// signIn is how to sign in with the nkey seed in file: arbor's embedded
+// NATS server lets no one in without a key. Empty file: no key.
+func signIn(file string) ([]nats.Option, error) {
+	if file == "" {
+		return nil, nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(file)
+	if err != nil {
+		return nil, fmt.Errorf("-nkey %s: %w", file, err)
+	}
+	return []nats.Option{opt}, nil
 }
