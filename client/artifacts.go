@@ -204,7 +204,7 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.doHTTP(req)
 	if err != nil {
 		return Health{}, err
 	}

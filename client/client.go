@@ -34,6 +34,7 @@ const maxErrorBody = 64 << 10
 type Client struct {
 	base       string
 	hc         *http.Client
+	apiKey     string
 	consistent bool
 	pos        atomic.Uint64
 }
@@ -50,6 +51,14 @@ func WithHTTPClient(hc *http.Client) Option {
 			c.hc = hc
 		}
 	}
+}
+
+// WithAPIKey makes the client send key, as Authorization: Bearer <key>, on
+// every request: arbor started with keys answers 401 without one, and 403
+// when the key's scope does not allow the request (a read key writing).
+// An empty key sends none.
+func WithAPIKey(key string) Option {
+	return func(c *Client) { c.apiKey = key }
 }
 
 // WithoutConsistency stops the client from sending Arbor-Min-Position: its
@@ -126,7 +135,7 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	if pos := c.pos.Load(); c.consistent && pos > 0 && req.Header.Get(HeaderMinPosition) == "" {
 		req.Header.Set(HeaderMinPosition, strconv.FormatUint(pos, 10))
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.doHTTP(req)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +147,14 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		return nil, readProblem(resp)
 	}
 	return resp, nil
+}
+
+// doHTTP sends req with the client's key, if it has one.
+func (c *Client) doHTTP(req *http.Request) (*http.Response, error) {
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	return c.hc.Do(req)
 }
 
 // do makes r and decodes a 2xx response's JSON body into out (unless out

@@ -9,8 +9,11 @@
 // still reads its own writes.
 //
 // Errors from the server are *Problem values (RFC 9457), usable with
-// errors.As or the helpers IsNotFound, IsConflict and
-// IsPreconditionFailed.
+// errors.As or the helpers IsNotFound, IsConflict, IsPreconditionFailed,
+// IsUnauthorized and IsForbidden.
+//
+// An arbor that requires API keys gets one with WithAPIKey:
+// client.New(url, client.WithAPIKey(os.Getenv("ARBOR_API_KEY"))).
 //
 // An example:
 //

@@ -268,7 +268,7 @@ func (fl *follower) connect(ctx context.Context) (*http.Response, error) {
 	if fl.hasPos && fl.reconnect {
 		req.Header.Set("Last-Event-ID", strconv.FormatUint(fl.pos, 10))
 	}
-	resp, err := fl.c.hc.Do(req)
+	resp, err := fl.c.doHTTP(req)
 	if err != nil {
 		return nil, err
 	}

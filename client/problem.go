@@ -60,6 +60,8 @@ const (
 	TypeOutcomeUnknown      = "urn:arbor:error:outcome-unknown"  // the write may have been recorded: read before retrying
 	TypeNotYetVisible       = "urn:arbor:error:not-yet-visible"  // the write was recorded (Arbor-Position), not yet visible
 	TypeInternal            = "urn:servicekit:error:internal"
+	TypeUnauthorized        = "urn:servicekit:error:unauthorized" // no API key, or one arbor does not know
+	TypeForbidden           = "urn:servicekit:error:forbidden"    // the key's scope does not allow the request
 )
 
 // IsNotFound reports whether err is a 404 problem: an unknown or deleted
@@ -73,6 +75,14 @@ func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
 // IsPreconditionFailed reports whether err is a 412 problem: an IfMatch
 // version that is not the artifact's current one.
 func IsPreconditionFailed(err error) bool { return hasStatus(err, http.StatusPreconditionFailed) }
+
+// IsUnauthorized reports whether err is a 401 problem: arbor needs an API
+// key (WithAPIKey) and got none, or one it does not know.
+func IsUnauthorized(err error) bool { return hasStatus(err, http.StatusUnauthorized) }
+
+// IsForbidden reports whether err is a 403 problem: the API key is valid
+// but its scope does not allow the request.
+func IsForbidden(err error) bool { return hasStatus(err, http.StatusForbidden) }
 
 func hasStatus(err error, status int) bool {
 	var p *Problem

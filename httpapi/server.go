@@ -19,6 +19,7 @@ import (
 	"arbor/api"
 	"arbor/blobstore"
 	"arbor/command"
+	"arbor/internal/apikey"
 	"arbor/projection"
 	"arbor/query"
 )
@@ -55,6 +56,9 @@ type Server struct {
 	// until it has caught up, and for an api.HeaderMinPosition.
 	Wait   time.Duration
 	Logger *slog.Logger
+	// Keys, if set, are the API keys a request needs (see authenticate);
+	// nil: the API is open.
+	Keys *apikey.Set
 
 	closing   chan struct{} // closed by CloseStreams; see streamsDone
 	initOnce  sync.Once
@@ -146,7 +150,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Handle(http.MethodGet, "/health", s.handle(s.health, false))
 	r.Handle(http.MethodHead, "/health", s.handle(s.health, false))
-	return s.deadlines(r)
+	return s.deadlines(s.authenticate(r))
 }
 
 // deadlines bounds how long a request's body and its response may pause:

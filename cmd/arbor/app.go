@@ -28,6 +28,7 @@ import (
 	"arbor/events"
 	"arbor/hierarchy"
 	"arbor/httpapi"
+	"arbor/internal/apikey"
 	"arbor/internal/lockfile"
 	"arbor/internal/natsauth"
 	"arbor/internal/natsserver"
@@ -142,6 +143,12 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxContent:      m.Config.MaxContent,
 		Wait:            m.Config.Wait,
 		Logger:          m.Logger.WithGroup("http"),
+	}
+	if m.Config.APIKeysFile != "" {
+		if api.Keys, err = apikey.Load(m.Config.APIKeysFile); err != nil {
+			return fmt.Errorf("--api-keys-file: %w", err)
+		}
+		m.Logger.Info("HTTP API keys loaded", "file", m.Config.APIKeysFile, "keys", api.Keys.Len())
 	}
 	m.nats = &natsapi.Service{
 		Commands: api.Commands, Queries: api.Queries, Projection: m.proj, Blobs: blobs,

@@ -41,8 +41,9 @@ type cliCommand struct {
 
 // globalFlags are the flags every client command takes.
 type globalFlags struct {
-	url  string
-	json bool
+	url    string
+	apiKey string
+	json   bool
 }
 
 // run runs the client command cmd, called name, with args: it parses
@@ -61,6 +62,10 @@ func (cl *cli) run(ctx context.Context, name string, cmd cliCommand, args []stri
 		g.url = v
 	}
 	fs.StringVar(&g.url, "url", g.url, "arbor's base URL (ARBOR_URL)")
+	// The key from the environment is not the flag's default: -h would
+	// print it.
+	fs.StringVar(&g.apiKey, "api-key", "", "the API key to send, when arbor requires keys (ARBOR_API_KEY, "+
+		"better than the flag, which other users of the machine can see)")
 	fs.BoolVar(&g.json, "json", false, "print JSON for scripts instead of the human form")
 	runCmd := cmd.run(cl, fs, g)
 	pos, err := parseInterleaved(fs, args)
@@ -69,6 +74,9 @@ func (cl *cli) run(ctx context.Context, name string, cmd cliCommand, args []stri
 			return err
 		}
 		return errUsage // the flag package has printed the error and usage
+	}
+	if !flagSet(fs, "api-key") {
+		g.apiKey, _ = cl.getenv("ARBOR_API_KEY")
 	}
 	if len(pos) != cmd.nargs {
 		want := "no arguments"
@@ -81,7 +89,7 @@ func (cl *cli) run(ctx context.Context, name string, cmd cliCommand, args []stri
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	if err := runCmd(ctx, client.New(base), pos); err != nil {
+	if err := runCmd(ctx, client.New(base, client.WithAPIKey(g.apiKey)), pos); err != nil {
 		var exit *exitError
 		if errors.As(err, &exit) && exit.usage {
 			return cl.usage(fs, "%s", exit.err)
@@ -89,6 +97,13 @@ func (cl *cli) run(ctx context.Context, name string, cmd cliCommand, args []stri
 		return cl.fail(err)
 	}
 	return nil
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // usage prints a message and the command's usage, and returns errUsage.

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,9 @@ import (
 	"time"
 
 	"arbor/client"
+	"arbor/hierarchy"
+	"arbor/internal/apikey"
+	"arbor/internal/arbortest"
 )
 
 var cliULID = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
@@ -528,5 +532,69 @@ func TestCLIErrors(t *testing.T) {
 	}}
 	if err := (getCommand{cl}).Run(t.Context(), []string{exp}); err != nil || !strings.HasPrefix(stdout.String(), "id:         "+exp+"\n") {
 		t.Fatalf("get with ARBOR_URL: %v %q %q", err, stdout.String(), stderr.String())
+	}
+}
+
+// The client commands reach an arbor that requires keys with --api-key or
+// ARBOR_API_KEY (the flag wins), and report its 401 and 403.
+func TestCLIAPIKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys.jsonl")
+	addKey := func(name, scope string) string {
+		r := runKeys(t, "add", "--file", file, "--name", name, "--scope", scope)
+		if r.err != nil {
+			t.Fatalf("keys add: %v", r)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	readKey, writeKey := addKey("dashboard", "read"), addKey("pipeline", "write")
+	set, err := apikey.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := arbortest.New(t, hierarchy.Hierarchy{Name: "ml_pipeline", Labels: []string{"experiment", "model", "predictions"}}).API()
+	srv.Keys = set
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		srv.CloseStreams()
+		ts.Close()
+	})
+
+	// cmd runs a client command with the environment env.
+	cmd := func(env map[string]string, name string, args ...string) cliResult {
+		var stdout, stderr bytes.Buffer
+		cl := &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		}}
+		c := map[string]Command{"create": createCommand{cl}, "get": getCommand{cl}, "list": listCommand{cl}}[name]
+		err := c.Run(t.Context(), append([]string{"--url", ts.URL}, args...))
+		return cliResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	}
+
+	r := cmd(nil, "list")
+	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "arbor: 401 Unauthorized: ") || r.stdout != "" {
+		t.Fatalf("list without a key: %v", r)
+	}
+	r = cmd(map[string]string{"ARBOR_API_KEY": readKey}, "create", "--data", `{"n": 1}`)
+	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "arbor: 403 Forbidden: ") || r.stdout != "" {
+		t.Fatalf("create with a read key: %v", r)
+	}
+	r = cmd(map[string]string{"ARBOR_API_KEY": readKey}, "create", "--data", `{"n": 1}`, "--api-key", writeKey)
+	id := strings.TrimSpace(r.stdout)
+	if r.err != nil || !cliULID.MatchString(id) {
+		t.Fatalf("create with --api-key, a write key: %v", r)
+	}
+	r = cmd(map[string]string{"ARBOR_API_KEY": readKey}, "get", id)
+	if r.err != nil || !strings.HasPrefix(r.stdout, "id:         "+id+"\n") {
+		t.Fatalf("get with ARBOR_API_KEY, a read key: %v", r)
+	}
+	r = cmd(map[string]string{"ARBOR_API_KEY": readKey}, "list", "--api-key", apikey.Generate())
+	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "arbor: 401 Unauthorized: ") {
+		t.Fatalf("list with an unknown --api-key over a good ARBOR_API_KEY: %v", r)
+	}
+	// -h does not show the key of the environment.
+	r = cmd(map[string]string{"ARBOR_API_KEY": readKey}, "list", "-h")
+	if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "-api-key") || strings.Contains(r.stderr, readKey) {
+		t.Fatalf("list -h: %v\nwant --api-key listed, without the key", r)
 	}
 }

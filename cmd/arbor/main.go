@@ -24,8 +24,10 @@ Usage:
   arbor tree ID          draw the subtree under an artifact, with level labels
   arbor download ID      save an artifact's content (-o FILE, --csv)
   arbor watch [flags]    print events as they are appended, until interrupted
+  arbor keys add|list    make an HTTP API key, or list the keys of a keys file
   (the client commands take --url, default $ARBOR_URL or http://127.0.0.1:8000,
-  and --json for scripts; arbor COMMAND -h lists a command's flags)
+  --api-key, default $ARBOR_API_KEY, and --json for scripts; arbor COMMAND -h
+  lists a command's flags)
 `
 
 func main() {
@@ -55,6 +57,7 @@ func commands(stdout, stderr io.Writer) map[string]Command {
 		"tree":     treeCommand{cl},
 		"download": downloadCommand{cl},
 		"watch":    watchCommand{cl},
+		"keys":     &keysCommand{stdout: stdout, stderr: stderr},
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"arbor/internal/apikey"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 )
@@ -185,5 +187,35 @@ func TestExternalNATSOverTLS(t *testing.T) {
 				t.Fatalf("Open: %v, want an error saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestServeWithKeys: with --api-keys-file, the API wants a key and /health
+// stays open; a key made by arbor keys add opens it.
+func TestServeWithKeys(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys.jsonl")
+	key, err := apikey.Add(file, "pipeline", apikey.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testMainConfig(t.TempDir())
+	cfg.APIKeysFile = file
+	in := openTestMain(t, cfg)
+	in.c.waitHealthy(10 * time.Second)
+	if r := in.c.do(http.MethodGet, testAPI, nil, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("list without a key: %s", r)
+	}
+	r := in.c.do(http.MethodPost, testAPI, map[string]any{"data": map[string]any{}}, map[string]string{"X-API-Key": key})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create with a write key: %s", r)
+	}
+
+	cfg = testMainConfig(t.TempDir())
+	cfg.APIKeysFile = filepath.Join(t.TempDir(), "missing.jsonl")
+	m := &Main{Config: cfg, Logger: slog.New(slog.DiscardHandler)}
+	err = m.Open(t.Context())
+	_ = m.Close()
+	if err == nil || !strings.Contains(err.Error(), "--api-keys-file") {
+		t.Fatalf("Open with a missing keys file: %v", err)
 	}
 }
