@@ -18,6 +18,11 @@ import (
 // after a stream leader goes away.
 const heartbeat = jetstream.PullHeartbeat(time.Second)
 
+// followBuffer is how many records a follower holds at most before its
+// reader takes them: a follower that reads slowly costs that much memory,
+// however far behind it falls.
+const followBuffer = 64
+
 // Record is an event as stored: its position, subject, headers and payload.
 type Record struct {
 	Seq     uint64
@@ -61,7 +66,7 @@ func (l *Log) Follow(ctx context.Context, f Filter, from *uint64) (iter.Seq[Reco
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = *from + 1
 	}
-	records, err := l.records(ctx, cfg)
+	records, err := l.records(ctx, cfg, jetstream.PullMaxMessages(followBuffer))
 	if err != nil {
 		return nil, fmt.Errorf("%w: follow %s: %v", ErrUnavailable, l.cfg.Stream, err)
 	}

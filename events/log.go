@@ -168,6 +168,18 @@ func OpenLog(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, err
 	return &Log{js: js, stream: s, cfg: cfg, layout: layout}, nil
 }
 
+// Via returns the same log read and written through js, another
+// connection to the same server: the live feed reads through one of its
+// own, so that subscribers that fall behind never hold up arbor's writes
+// and projection.
+func (l *Log) Via(ctx context.Context, js jetstream.JetStream) (*Log, error) {
+	s, err := js.Stream(ctx, l.cfg.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", l.cfg.Stream, err)
+	}
+	return &Log{js: js, stream: s, cfg: l.cfg, layout: l.layout}, nil
+}
+
 func (l Layout) metadata() map[string]string {
 	return map[string]string{metaLayout: layoutV2, metaShards: strconv.Itoa(l.Shards), metaSeals: strconv.Itoa(l.Seals)}
 }
@@ -560,12 +572,12 @@ func (l *Log) Read(ctx context.Context, from uint64, fn func(Envelope) error, sk
 // consumer recreates itself after gaps and reconnects, on another server of
 // a cluster too. Its resources are released when ctx is done, ranged or
 // not.
-func (l *Log) records(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (iter.Seq[Record], error) {
+func (l *Log) records(ctx context.Context, cfg jetstream.OrderedConsumerConfig, opts ...jetstream.PullMessagesOpt) (iter.Seq[Record], error) {
 	cons, err := l.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	it, err := cons.Messages(heartbeat)
+	it, err := cons.Messages(append(opts, heartbeat)...)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,9 @@ type EventSource interface {
 // clients can tell a quiet feed from a dead one.
 const keepAlive = 15 * time.Second
 
+// Feeds is the number of live feeds open.
+func (s *Server) Feeds() int { return int(s.feeds.Load()) }
+
 // feed streams events as Server-Sent Events, each a CloudEvents JSON
 // document with its stream position as the SSE id. Query parameters
 // hierarchy, level_label, type, artifact and parent_id filter it. Last-Event-ID (or
@@ -74,6 +77,12 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		from = &n
 		break
 	}
+	if n := s.feeds.Add(1); s.MaxFeeds > 0 && n > int64(s.MaxFeeds) {
+		s.feeds.Add(-1)
+		w.Header().Set("Retry-After", "5")
+		return api.Unavailable(fmt.Sprintf("%d live feeds are open, as many as this arbor serves at once; try again later", s.MaxFeeds))
+	}
+	defer s.feeds.Add(-1)
 	announce := from == nil
 	if announce {
 		last, err := s.Events.LastSeq(r.Context())

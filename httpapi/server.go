@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -59,7 +60,10 @@ type Server struct {
 	// Keys, if set, are the API keys a request needs (see authenticate);
 	// nil: the API is open.
 	Keys *apikey.Set
+	// MaxFeeds caps the live feeds open at once; zero: no cap.
+	MaxFeeds int
 
+	feeds     atomic.Int64  // live feeds open
 	closing   chan struct{} // closed by CloseStreams; see streamsDone
 	initOnce  sync.Once
 	closeOnce sync.Once

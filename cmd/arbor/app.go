@@ -57,6 +57,7 @@ type Main struct {
 	ns       *server.Server
 	own      nkeys.KeyPair // arbor's own key on the embedded server
 	nc       *nats.Conn
+	feedConn *nats.Conn // the live feed's own connection
 	log      *events.Log
 	proj     *projection.Projection
 	commands *command.Handler
@@ -64,6 +65,7 @@ type Main struct {
 	snaps    *snapshot.Store
 	saved    atomic.Uint64 // the position of the last snapshot saved or loaded
 	nats     *natsapi.Service
+	api      *httpapi.Server
 	listener net.Listener
 	http     *http.Server
 	cancel   context.CancelFunc
@@ -126,12 +128,17 @@ func (m *Main) Open(ctx context.Context) error {
 		Blobs:   blobs,
 		Timeout: m.writeTimeout(),
 	}
+	feedLog, err := m.openFeedLog(ctx)
+	if err != nil {
+		return err
+	}
 	api := &httpapi.Server{
 		Commands:   m.commands,
 		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs, Blobs: blobs},
 		Projection: m.proj,
 		Blobs:      blobs,
-		Events:     m.log,
+		Events:     feedLog,
+		MaxFeeds:   cmp.Or(m.Config.MaxFeeds, 256),
 		Checks:     m.checks(),
 		SnapshotPosition: func() (uint64, bool) {
 			return m.saved.Load(), m.snaps != nil
@@ -150,6 +157,7 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.Logger.Info("HTTP API keys loaded", "file", m.Config.APIKeysFile, "keys", api.Keys.Len())
 	}
+	m.api = api
 	m.nats = &natsapi.Service{
 		Commands: api.Commands, Queries: api.Queries, Projection: m.proj, Blobs: blobs,
 		Wait: m.Config.Wait, Timeout: m.writeTimeout(), Version: version, Logger: m.Logger.WithGroup("nats_api"),
@@ -225,6 +233,31 @@ func (m *Main) openNATS() error {
 		return fmt.Errorf("connect to embedded nats: %w", err)
 	}
 	return nil
+}
+
+// openFeedLog opens the log on a connection of the live feed's own: its
+// subscribers' traffic, however slowly they read, never queues behind or
+// ahead of arbor's writes and projection.
+func (m *Main) openFeedLog(ctx context.Context) (*events.Log, error) {
+	opts := []nats.Option{nats.Name("arbor feed"), nats.MaxReconnects(-1)}
+	if m.ns != nil {
+		opts = append(opts, m.OwnNATS()...)
+	} else {
+		signIn, err := m.externalOptions()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, signIn...)
+	}
+	var err error
+	if m.feedConn, err = nats.Connect(m.Config.NATSURL, opts...); err != nil {
+		return nil, fmt.Errorf("connect the live feed to nats: %w", err)
+	}
+	js, err := jetstream.New(m.feedConn)
+	if err != nil {
+		return nil, err
+	}
+	return m.log.Via(ctx, js)
 }
 
 // natsUsers are the users of the embedded server: arbor itself, with a key
@@ -458,6 +491,9 @@ func (m *Main) Close() error {
 	}
 	if m.nats != nil {
 		errs = append(errs, m.nats.Stop(ctx))
+	}
+	if m.feedConn != nil {
+		m.feedConn.Close() // the feeds ended with the HTTP server
 	}
 	if m.cancel != nil {
 		m.cancel()

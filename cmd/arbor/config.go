@@ -54,6 +54,8 @@ type Config struct {
 	Insecure    bool
 	// TLSCert and TLSKey, when set, make the HTTP API HTTPS.
 	TLSCert, TLSKey string
+	// MaxFeeds caps the live feeds ($events) open at once.
+	MaxFeeds int
 	// SnapshotEvery is how many events apart the projection is saved to
 	// the object store, and it is saved at shutdown too; start-up loads the
 	// newest snapshot and replays only the events after it. 0: never
@@ -112,7 +114,7 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		Replicas: 1, MaxBody: 64 << 20, MaxContent: 1 << 30, Wait: 10 * time.Second,
 		SnapshotEvery: 100_000, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, ResponseTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute, MaxFeeds: 256,
 	}
 	var hs hierarchyFlag
 	// env names each flag's variable.
@@ -185,6 +187,9 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	add("sync", "ARBOR_SYNC", func(n string) {
 		fs.Var(syncFlag{&cfg.Sync}, n, "how often the embedded server syncs to disk: always, or an interval; default 2m (ARBOR_SYNC)")
 	})
+	add("max-feeds", "ARBOR_MAX_FEEDS", func(n string) {
+		fs.IntVar(&cfg.MaxFeeds, n, cfg.MaxFeeds, "the most live feeds ($events) open at once; more answer 503 (ARBOR_MAX_FEEDS)")
+	})
 	add("snapshot-every", "ARBOR_SNAPSHOT_EVERY", func(n string) {
 		fs.IntVar(&cfg.SnapshotEvery, n, cfg.SnapshotEvery,
 			"save the projection every N events and at shutdown, and start from the newest; 0: never, start-up replays the whole log (ARBOR_SNAPSHOT_EVERY)")
@@ -239,6 +244,8 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--shutdown-timeout must be above 0")
 	case cfg.ReadHeaderTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.ResponseTimeout <= 0 || cfg.IdleTimeout <= 0:
 		return Config{}, errors.New("--read-header-timeout, --body-timeout, --response-timeout and --idle-timeout must be above 0")
+	case cfg.MaxFeeds < 1:
+		return Config{}, errors.New("--max-feeds must be 1 or more")
 	case cfg.SnapshotEvery < 0:
 		return Config{}, errors.New("--snapshot-every must not be negative")
 	case cfg.NATSURL == "" && cfg.DataDir == "":

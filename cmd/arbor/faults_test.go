@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -67,5 +69,66 @@ func TestStreamDeleted(t *testing.T) {
 	r = in.c.do(http.MethodPut, testAPI+"/"+a.ID, map[string]any{"data": map[string]any{"n": 3}}, nil)
 	if r.status != http.StatusServiceUnavailable {
 		t.Fatalf("update with the stream deleted: %s", r)
+	}
+}
+
+// TestSlowFeedsHurtOnlyThemselves: live feeds whose clients never read
+// cost arbor a bounded amount, on a NATS connection of their own: writes
+// and /health go on; feeds past --max-feeds are refused with 503; a feed
+// left unread for --response-timeout is closed, which makes room again.
+func TestSlowFeedsHurtOnlyThemselves(t *testing.T) {
+	cfg := testMainConfig(t.TempDir())
+	cfg.MaxFeeds = 6
+	cfg.ResponseTimeout = time.Second
+	in := openTestMain(t, cfg)
+	in.c.waitHealthy(10 * time.Second)
+	big := strings.Repeat("x", 64<<10) // 13 MB of events: more than the sockets buffer
+	for i := range 200 {
+		in.c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"i": i, "pad": big}}, nil)
+	}
+	subs := in.m.Conn().NumSubscriptions()
+
+	// Clients that ask for the whole history and never read a byte.
+	var stuck []net.Conn
+	for range cfg.MaxFeeds {
+		c, err := net.Dial("tcp", in.m.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.(*net.TCPConn).SetReadBuffer(4 << 10)
+		if _, err := io.WriteString(c, "GET "+testAPI+"/$events?since=0 HTTP/1.1\r\nHost: arbor\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		stuck = append(stuck, c)
+	}
+	if !pollUntil(t.Context(), 10*time.Second, func() bool { return in.m.api.Feeds() == cfg.MaxFeeds }) {
+		t.Fatalf("%d feeds open, want %d", in.m.api.Feeds(), cfg.MaxFeeds)
+	}
+	if n := in.m.Conn().NumSubscriptions(); n != subs {
+		t.Errorf("the feeds subscribe on arbor's own connection: %d subscriptions, was %d", n, subs)
+	}
+	r := in.c.do(http.MethodGet, testAPI+"/$events?since=0", nil, nil)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("a feed past --max-feeds: %s", r)
+	}
+	for i := range 20 {
+		in.c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"while_stuck": i}}, nil)
+	}
+	if status, _ := in.c.health(t.Context()); status != http.StatusOK {
+		t.Fatalf("/health %d with stuck feeds", status)
+	}
+	// Unread for --response-timeout, the stuck feeds are closed.
+	if !pollUntil(t.Context(), 30*time.Second, func() bool { return in.m.api.Feeds() == 0 }) {
+		t.Fatalf("%d stuck feeds still open", in.m.api.Feeds())
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, in.c.base+testAPI+"/$events?since=0", nil)
+	resp, err := in.c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a feed once the stuck ones are closed: %d", resp.StatusCode)
 	}
 }
