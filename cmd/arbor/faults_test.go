@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"arbor/internal/natstest"
+
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -130,5 +132,45 @@ func TestSlowFeedsHurtOnlyThemselves(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("a feed once the stuck ones are closed: %d", resp.StatusCode)
+	}
+}
+
+// TestNATSAway: with its NATS server gone, arbor answers writes with 503
+// within --write-timeout, serves reads from its projection, says unhealthy,
+// and goes on once the server is back, with nothing lost.
+func TestNATSAway(t *testing.T) {
+	store, addr := t.TempDir(), freePort(t)
+	ns := natstest.ServerAt(t, store, addr)
+	cfg := testMainConfig("")
+	cfg.NATSURL, cfg.SnapshotEvery = ns.ClientURL(), 0
+	cfg.WriteTimeout = 3 * time.Second
+	in := openTestMain(t, cfg)
+	in.c.waitHealthy(10 * time.Second)
+	var a testDoc
+	in.c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"n": 1}}, &a)
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	start := time.Now()
+	r := in.c.do(http.MethodPost, testAPI, map[string]any{"data": map[string]any{"n": 2}}, nil)
+	took := time.Since(start)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("create with NATS away: %s", r)
+	}
+	if bound := cfg.WriteTimeout + 2*time.Second; took > bound {
+		t.Errorf("create with NATS away held %v, past --write-timeout %v", took, cfg.WriteTimeout)
+	}
+	in.c.must(http.StatusOK, http.MethodGet, testAPI+"/"+a.ID, nil, nil)
+	if status, _ := in.c.health(t.Context()); status != http.StatusServiceUnavailable {
+		t.Errorf("/health %d with NATS away", status)
+	}
+
+	natstest.ServerAt(t, store, addr)
+	in.c.waitHealthy(20 * time.Second)
+	var b testDoc
+	in.c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"n": 3}}, &b)
+	in.c.must(http.StatusOK, http.MethodGet, testAPI+"/"+a.ID, nil, nil)
+	if n := len(in.c.listAll()); n != 2 {
+		t.Fatalf("%d artifacts after the outage, want 2 (the one refused is not there)", n)
 	}
 }
