@@ -16,6 +16,7 @@ test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime 30s ./httpapi
 
 bench:
 	$(GO) run ./cmd/arbor bench --artifacts 1000000
