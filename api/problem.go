@@ -28,6 +28,7 @@ const (
 	TypeUnavailable      = "urn:servicekit:error:unavailable"
 	TypeOutcomeUnknown   = "urn:arbor:error:outcome-unknown"
 	TypeNotYetVisible    = "urn:arbor:error:not-yet-visible"
+	TypeStorageFull      = "urn:arbor:error:storage-full"
 	TypeInternal         = "urn:servicekit:error:internal"
 )
 
@@ -119,6 +120,9 @@ func ProblemFor(err error) *Problem {
 	case errors.Is(err, command.ErrTooLarge), errors.Is(err, events.ErrTooLarge):
 		return &Problem{Type: TypeTooLarge, Title: "Payload Too Large", Status: http.StatusRequestEntityTooLarge,
 			Detail: "The artifact's data is larger than one event can carry"}
+	case errors.Is(err, events.ErrStorageFull), events.IsStorageFull(err): // the latter from the object store
+		return &Problem{Type: TypeStorageFull, Title: "Insufficient Storage", Status: http.StatusInsufficientStorage,
+			Detail: "arbor's storage is full; nothing was written. Deleting artifacts still works; writes go on once there is room again"}
 	case errors.Is(err, events.ErrNoStream):
 		return &Problem{Type: TypeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "The event stream is gone (" + err.Error() + "); nothing was written. An operator must restore it; /health says so"}

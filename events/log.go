@@ -8,6 +8,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,6 +33,10 @@ var (
 	// arbor does not make it again: its rules rest on the whole log. An
 	// error wrapping it wraps ErrUnavailable too: nothing was written.
 	ErrNoStream = errors.New("events: the stream is gone")
+	// ErrStorageFull means the server has no room for the event (its
+	// storage limit is reached, or its disk is full), or the log's Guard
+	// says so. It wraps ErrUnavailable too: nothing was written.
+	ErrStorageFull = errors.New("events: storage is full")
 	// ErrTooLarge means the event is larger than the server takes in one
 	// message. Retrying is pointless.
 	ErrTooLarge = errors.New("events: event too large")
@@ -103,10 +108,16 @@ var minServer = [2]int{2, 12}
 // Log is the append-only event log in a JetStream stream. It is safe for
 // concurrent use.
 type Log struct {
+	// Guard, if set, is asked before every append that adds data (all but
+	// deletions, which free room): an error it returns refuses the append
+	// at once, as ErrStorageFull. Set it before the log is used.
+	Guard func() error
+
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	cfg    Config
 	layout Layout
+	full   atomic.Bool // the last append was refused for storage
 }
 
 // OpenLog opens the stream described by cfg, creating it if it does not
@@ -256,6 +267,26 @@ func (l *Log) Append(ctx context.Context, w Write) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if _, del := w.Env.Event.(ArtifactDeleted); l.Guard != nil && !del {
+		if err := l.Guard(); err != nil {
+			return 0, fmt.Errorf("%w: %w: append %s: %v", ErrUnavailable, ErrStorageFull, w.Env.Event.EventType(), err)
+		}
+	}
+	seq, err := l.append(ctx, w, msgs)
+	switch {
+	case err == nil:
+		l.full.Store(false)
+	case errors.Is(err, ErrStorageFull):
+		l.full.Store(true)
+	}
+	return seq, err
+}
+
+// StorageFull reports whether the last append was refused because the
+// server had no room for it.
+func (l *Log) StorageFull() bool { return l.full.Load() }
+
+func (l *Log) append(ctx context.Context, w Write, msgs []*nats.Msg) (uint64, error) {
 	closed := l.js.Conn().IsClosed()
 	sctx, cancel := context.WithTimeout(ctx, callTimeout)
 	seq, err := l.send(sctx, w, msgs)
@@ -267,6 +298,8 @@ func (l *Log) Append(ctx context.Context, w Write) (uint64, error) {
 		return 0, fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, w.Env.Event.EventType(), len(msgs[0].Data))
 	case isConflict(err):
 		return 0, err
+	case IsStorageFull(err):
+		return 0, fmt.Errorf("%w: %w: append %s: %v", ErrUnavailable, ErrStorageFull, w.Env.Event.EventType(), err)
 	case closed || neverSent(err):
 		if !closed && l.gone(ctx) {
 			return 0, fmt.Errorf("%w: %w: append %s: stream %s", ErrUnavailable, ErrNoStream, w.Env.Event.EventType(), l.cfg.Stream)
@@ -495,6 +528,16 @@ func neverSent(err error) bool {
 		}
 	}
 	return false
+}
+
+// IsStorageFull reports whether err is the server's refusal to store for
+// want of room: its storage limit reached (10023, 10047), or its disk full.
+func IsStorageFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == 10023 || apiErr.ErrorCode == 10047) {
+		return true
+	}
+	return err != nil && strings.Contains(err.Error(), "no space left")
 }
 
 func asConflict(err error) (*ConflictError, bool) {

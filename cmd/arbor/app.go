@@ -71,6 +71,12 @@ type Main struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	failed   chan error
+
+	// freeDisk reports the free space of a directory's disk; nil: statfs.
+	freeDisk func(dir string) (uint64, error)
+	diskMu   sync.Mutex
+	diskAt   time.Time // when diskErr was found
+	diskErr  error     // the disk guard's last finding
 }
 
 // Open starts everything and returns once the HTTP server listens. The
@@ -100,6 +106,9 @@ func (m *Main) Open(ctx context.Context) error {
 	m.log, err = events.OpenLog(ctx, js, events.Config{Replicas: m.Config.Replicas})
 	if err != nil {
 		return err
+	}
+	if m.ns != nil {
+		m.log.Guard = m.diskRoom
 	}
 	blobs, err := blobstore.Open(ctx, js, "ARTIFACTS_CONTENT", m.Config.Replicas)
 	if err != nil {
@@ -224,6 +233,7 @@ func (m *Main) openNATS() error {
 		Logger:   m.Logger.WithGroup("nats_server"),
 		Sync:     m.Config.Sync,
 		Users:    users,
+		MaxStore: m.Config.MaxStore,
 	})
 	if err != nil {
 		return err
@@ -438,6 +448,7 @@ func (m *Main) checks() []httpapi.Check {
 			_, err := m.log.LastSeq(ctx) // fails when JetStream cannot answer, or the stream is gone
 			return err
 		}},
+		{Name: "storage", Critical: true, Run: m.storageCheck},
 		{Name: "projection", Critical: true, Run: func(context.Context) error {
 			if !m.proj.Ready() {
 				return fmt.Errorf("catching up with the log, at position %d", m.proj.Applied())
@@ -455,6 +466,72 @@ func (m *Main) checks() []httpapi.Check {
 			return nil
 		}},
 	}
+}
+
+// diskRoom is the log's guard with the embedded server: an error when the
+// data directory's disk has less than --min-free-disk free. JetStream
+// stops storing for good on a full disk, until restarted; refusing before
+// keeps arbor able to go on by itself once there is room again. A finding
+// is kept a second: appends do not each ask the disk.
+func (m *Main) diskRoom() error {
+	m.diskMu.Lock()
+	defer m.diskMu.Unlock()
+	if time.Since(m.diskAt) < time.Second {
+		return m.diskErr
+	}
+	free := m.freeDisk
+	if free == nil {
+		free = diskFree
+	}
+	n, err := free(m.Config.DataDir)
+	switch {
+	case err != nil:
+		m.diskErr = nil // unknown: JetStream will say
+	case n < uint64(m.Config.MinFreeDisk):
+		m.diskErr = fmt.Errorf("%d MiB free on the disk of %s, below --min-free-disk (%d MiB)",
+			n>>20, m.Config.DataDir, m.Config.MinFreeDisk>>20)
+	default:
+		m.diskErr = nil
+	}
+	m.diskAt = time.Now()
+	return m.diskErr
+}
+
+// storageCheck is unhealthy while writes cannot be stored: the disk below
+// --min-free-disk, or the last append refused by JetStream for want of
+// room and JetStream still without it.
+func (m *Main) storageCheck(ctx context.Context) error {
+	if m.ns != nil {
+		if err := m.diskRoom(); err != nil {
+			return err
+		}
+	}
+	if !m.log.StorageFull() {
+		return nil
+	}
+	if m.ns != nil {
+		if used, limit, err := m.jetStreamUsage(ctx); err == nil && used+storageHeadroom < limit {
+			return nil // room again: the next write will tell
+		}
+	}
+	return errors.New("JetStream refused the last write: storage is full")
+}
+
+// storageHeadroom is the room JetStream must have before storageCheck
+// trusts that writes fit again.
+const storageHeadroom = 1 << 20
+
+// jetStreamUsage is what the embedded server stores and may store.
+func (m *Main) jetStreamUsage(ctx context.Context) (used, limit int64, err error) {
+	js, err := jetstream.New(m.nc)
+	if err != nil {
+		return 0, 0, err
+	}
+	info, err := js.AccountInfo(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return int64(info.Store), m.ns.JetStreamConfig().MaxStore, nil
 }
 
 // HTTPAddr is the address the API listens on.

@@ -54,6 +54,10 @@ type Config struct {
 	Insecure    bool
 	// TLSCert and TLSKey, when set, make the HTTP API HTTPS.
 	TLSCert, TLSKey string
+	// MaxStore caps what the embedded server stores, in bytes; zero: the
+	// server's default. MinFreeDisk is the free space on the data
+	// directory's disk below which writes that add data are refused.
+	MaxStore, MinFreeDisk int64
 	// MaxFeeds caps the live feeds ($events) open at once.
 	MaxFeeds int
 	// SnapshotEvery is how many events apart the projection is saved to
@@ -114,7 +118,7 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		Replicas: 1, MaxBody: 64 << 20, MaxContent: 1 << 30, Wait: 10 * time.Second,
 		SnapshotEvery: 100_000, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, ResponseTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute, MaxFeeds: 256,
+		IdleTimeout: 2 * time.Minute, MaxFeeds: 256, MinFreeDisk: 256 << 20,
 	}
 	var hs hierarchyFlag
 	// env names each flag's variable.
@@ -187,6 +191,13 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	add("sync", "ARBOR_SYNC", func(n string) {
 		fs.Var(syncFlag{&cfg.Sync}, n, "how often the embedded server syncs to disk: always, or an interval; default 2m (ARBOR_SYNC)")
 	})
+	add("max-store", "ARBOR_MAX_STORE", func(n string) {
+		fs.Int64Var(&cfg.MaxStore, n, 0, "bytes the embedded server may store; 0: three quarters of the disk free at start (ARBOR_MAX_STORE)")
+	})
+	add("min-free-disk", "ARBOR_MIN_FREE_DISK", func(n string) {
+		fs.Int64Var(&cfg.MinFreeDisk, n, cfg.MinFreeDisk,
+			"with the embedded server: free bytes on the data directory's disk below which writes are refused with 507 (ARBOR_MIN_FREE_DISK)")
+	})
 	add("max-feeds", "ARBOR_MAX_FEEDS", func(n string) {
 		fs.IntVar(&cfg.MaxFeeds, n, cfg.MaxFeeds, "the most live feeds ($events) open at once; more answer 503 (ARBOR_MAX_FEEDS)")
 	})
@@ -244,6 +255,8 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--shutdown-timeout must be above 0")
 	case cfg.ReadHeaderTimeout <= 0 || cfg.BodyTimeout <= 0 || cfg.ResponseTimeout <= 0 || cfg.IdleTimeout <= 0:
 		return Config{}, errors.New("--read-header-timeout, --body-timeout, --response-timeout and --idle-timeout must be above 0")
+	case cfg.MaxStore < 0 || cfg.MinFreeDisk < 0:
+		return Config{}, errors.New("--max-store and --min-free-disk must not be negative")
 	case cfg.MaxFeeds < 1:
 		return Config{}, errors.New("--max-feeds must be 1 or more")
 	case cfg.SnapshotEvery < 0:

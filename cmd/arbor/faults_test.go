@@ -2,9 +2,11 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,4 +175,109 @@ func TestNATSAway(t *testing.T) {
 	if n := len(in.c.listAll()); n != 2 {
 		t.Fatalf("%d artifacts after the outage, want 2 (the one refused is not there)", n)
 	}
+}
+
+// TestDiskFull: below --min-free-disk, writes that add data answer 507 at
+// once and change nothing, deletions still work, /health says unhealthy;
+// once there is room again arbor goes on by itself.
+func TestDiskFull(t *testing.T) {
+	cfg := testMainConfig(t.TempDir())
+	cfg.MinFreeDisk = 100 << 20
+	var free atomic.Uint64
+	free.Store(1 << 40)
+	errs := &errorRecorder{}
+	m := &Main{Config: cfg, Logger: slog.New(errs), freeDisk: func(string) (uint64, error) { return free.Load(), nil }}
+	if err := m.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	c := newTestClient(t, m.BaseURL())
+	c.waitHealthy(10 * time.Second)
+	var root, leaf testDoc
+	c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"n": 1}}, &root)
+	c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"parent_id": root.ID, "data": map[string]any{"n": 2}}, &leaf)
+
+	free.Store(10 << 20)
+	made := 1 // the root; the leaf is deleted below
+	full := func() bool {
+		r := c.do(http.MethodPost, testAPI, map[string]any{"data": map[string]any{"n": 3}}, nil)
+		if r.status == http.StatusCreated { // the disk was looked at before it filled
+			made++
+		}
+		return r.status == http.StatusInsufficientStorage && strings.Contains(string(r.body), "urn:arbor:error:storage-full")
+	}
+	if !pollUntil(t.Context(), 10*time.Second, full) {
+		t.Fatal("creates were not refused with 507 on a full disk")
+	}
+	if r := c.do(http.MethodPut, testAPI+"/"+root.ID+"/$content", []byte("bytes"), nil); r.status != http.StatusInsufficientStorage {
+		t.Errorf("upload on a full disk: %s", r)
+	}
+	r := c.do(http.MethodGet, "/health", nil, nil)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "min-free-disk") {
+		t.Errorf("/health on a full disk: %s", r)
+	}
+	c.must(http.StatusNoContent, http.MethodDelete, testAPI+"/"+leaf.ID, nil, nil)
+
+	free.Store(1 << 40)
+	if !pollUntil(t.Context(), 10*time.Second, func() bool {
+		return c.do(http.MethodPost, testAPI, map[string]any{"data": map[string]any{"n": 4}}, nil).status == http.StatusCreated
+	}) {
+		t.Fatal("creates did not go on once there was room")
+	}
+	c.waitHealthy(10 * time.Second)
+	if n := len(c.listAll()); n != made+1 {
+		t.Fatalf("%d artifacts, want %d: the refused creates are not there", n, made+1)
+	}
+}
+
+// TestJetStreamFull: with the server's storage limit (--max-store) reached,
+// writes answer 507 at once and /health says unhealthy; once JetStream has
+// room again, /health is healthy and writes go on.
+func TestJetStreamFull(t *testing.T) {
+	cfg := testMainConfig(t.TempDir())
+	cfg.MaxStore = 2 << 20
+	in := openTestMain(t, cfg)
+	in.c.waitHealthy(10 * time.Second)
+
+	// Something else on the server takes most of the room.
+	js, _ := jetstream.New(in.m.Conn())
+	filler, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "FILLER", Subjects: []string{"filler.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 16 {
+		if _, err := js.Publish(t.Context(), "filler.x", make([]byte, 100<<10)); err != nil {
+			break
+		}
+	}
+	pad := strings.Repeat("x", 100<<10)
+	refused := false
+	for i := 0; i < 40 && !refused; i++ {
+		r := in.c.do(http.MethodPost, testAPI, map[string]any{"data": map[string]any{"pad": pad}}, nil)
+		switch r.status {
+		case http.StatusCreated:
+		case http.StatusInsufficientStorage:
+			refused = true
+		default:
+			t.Fatalf("create as the store fills: %s", r)
+		}
+	}
+	if !refused {
+		t.Fatal("no create was refused with 507 past --max-store")
+	}
+	if status, _ := in.c.health(t.Context()); status != http.StatusServiceUnavailable {
+		t.Errorf("/health %d with JetStream full", status)
+	}
+	if r := in.c.do(http.MethodPost, testAPI, map[string]any{"data": map[string]any{"small": 1}}, nil); r.status != http.StatusInsufficientStorage {
+		t.Errorf("a small create with JetStream full: %s", r)
+	}
+	items := in.c.listAll()
+	if r := in.c.do(http.MethodPut, testAPI+"/"+items[0].ID+"/$content", []byte(strings.Repeat("y", 600<<10)), nil); r.status != http.StatusInsufficientStorage {
+		t.Errorf("an upload with JetStream full: %s", r)
+	}
+	if err := filler.Purge(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	in.c.waitHealthy(10 * time.Second)
+	in.c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"after": true}}, nil)
 }

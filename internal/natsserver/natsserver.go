@@ -33,6 +33,9 @@ type Options struct {
 	// Sync is how JetStream syncs its files to disk; the zero value is the
 	// server's default, every two minutes.
 	Sync Sync
+	// MaxStore caps the bytes JetStream stores on disk; zero: the server's
+	// default, three quarters of the disk space free at start.
+	MaxStore int64
 	// Users, when not empty, are the only clients that may connect, each
 	// signing in with its nkey; in-process clients too.
 	Users []*server.NkeyUser
@@ -106,6 +109,9 @@ func Start(opts Options) (*server.Server, error) {
 		SyncAlways:   opts.Sync.Always,
 		SyncInterval: opts.Sync.Interval,
 		Nkeys:        opts.Users,
+	}
+	if opts.MaxStore > 0 {
+		sopts.JetStreamMaxStore = opts.MaxStore
 	}
 	if sopts.SyncAlways && sopts.SyncInterval == 0 {
 		sopts.SyncInterval = 2 * time.Minute // as the server's own "sync: always"
