@@ -2,10 +2,12 @@ package blobstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"time"
@@ -22,6 +24,11 @@ var (
 	ErrTooLarge = errors.New("blobstore: content too large")
 	// ErrNotFound means no content has that digest.
 	ErrNotFound = errors.New("blobstore: content not found")
+	// ErrCorrupt means the object stored under a digest is not the content
+	// that digest names: other bytes (the object overwritten, or its
+	// chunks), or another size than it is said to have. Such content is
+	// never handed out whole.
+	ErrCorrupt = errors.New("blobstore: content does not match its digest")
 )
 
 // Ref names stored content.
@@ -78,12 +85,37 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) 
 	ref := Ref{SHA256: sha, Size: int64(info.Size)}
 	err = s.obs.UpdateMeta(ctx, tmp, jetstream.ObjectMeta{Name: objectName(sha)})
 	if errors.Is(err, jetstream.ErrObjectAlreadyExists) {
-		err = s.obs.Delete(ctx, tmp)
+		err = s.keepOne(ctx, tmp, ref)
 	}
 	if err != nil {
 		return Ref{}, fmt.Errorf("store content %s: %w", sha, err)
 	}
 	return ref, nil
+}
+
+// keepOne settles an upload stored under tmp whose digest is already
+// taken: the object there stays if its recorded digest and size are ref's,
+// and the upload is dropped; otherwise the object is not that content (it
+// was overwritten) and the upload, which is, replaces it.
+func (s *Store) keepOne(ctx context.Context, tmp string, ref Ref) error {
+	name := objectName(ref.SHA256)
+	info, err := s.obs.GetInfo(ctx, name)
+	switch {
+	case err == nil && recorded(info) == ref:
+		return s.obs.Delete(ctx, tmp)
+	case err == nil:
+		if err := s.obs.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return err
+		}
+	case !errors.Is(err, jetstream.ErrObjectNotFound): // gone since: the name is free
+		return err
+	}
+	err = s.obs.UpdateMeta(ctx, tmp, jetstream.ObjectMeta{Name: name})
+	if errors.Is(err, jetstream.ErrObjectAlreadyExists) {
+		// Another upload of the same content replaced it first.
+		return s.obs.Delete(ctx, tmp)
+	}
+	return err
 }
 
 // maxTransfer bounds how long reading one content may take. Without a
@@ -92,8 +124,35 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) 
 const maxTransfer = 24 * time.Hour
 
 // Open returns a reader of the content with digest sha, until ctx is done.
-// The caller closes it. Reading to the end verifies the digest.
+// The caller closes it. It fails with ErrNotFound when there is no such
+// content, and with ErrCorrupt, before handing out a byte, when the object
+// stored under sha records another digest (it was overwritten).
+//
+// The reader hashes what it reads: content whose bytes turn out not to be
+// sha's (its chunks overwritten) fails with ErrCorrupt instead of handing
+// out its last bytes, so that no reader ever gets all of the wrong bytes;
+// so does content longer or shorter than the object records.
 func (s *Store) Open(ctx context.Context, sha string) (io.ReadCloser, error) {
+	return s.open(ctx, sha)
+}
+
+// OpenRef is Open of the content ref names, which must also have ref's
+// size: content of another size fails with ErrCorrupt before a byte is
+// read. Whoever announces the size first (a Content-Length) opens content
+// this way.
+func (s *Store) OpenRef(ctx context.Context, ref Ref) (io.ReadCloser, error) {
+	r, err := s.open(ctx, ref.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if r.size != ref.Size {
+		r.Close()
+		return nil, fmt.Errorf("%w: %s holds %d bytes, not %d", ErrCorrupt, ref.SHA256, r.size, ref.Size)
+	}
+	return r, nil
+}
+
+func (s *Store) open(ctx context.Context, sha string) (*reader, error) {
 	ctx, cancel := context.WithTimeout(ctx, maxTransfer)
 	r, err := s.obs.Get(ctx, objectName(sha))
 	if err != nil {
@@ -103,22 +162,114 @@ func (s *Store) Open(ctx context.Context, sha string) (io.ReadCloser, error) {
 		}
 		return nil, fmt.Errorf("open content %s: %w", sha, err)
 	}
-	return &reader{ReadCloser: r, cancel: cancel}, nil
+	// The info the object store keeps beside the chunks (a link's target's
+	// when the name is a link).
+	info, err := r.Info()
+	if err == nil {
+		if got := recorded(info); got.SHA256 != sha {
+			err = fmt.Errorf("%w: %s holds content of digest %q", ErrCorrupt, sha, got.SHA256)
+		}
+	}
+	if err != nil {
+		r.Close()
+		cancel()
+		return nil, fmt.Errorf("open content %s: %w", sha, err)
+	}
+	return &reader{obj: r, cancel: cancel, sha: sha, size: int64(info.Size), hash: sha256.New()}, nil
 }
 
+// recorded is the digest and size the object store records for an object;
+// an empty digest when the recorded one does not parse.
+func recorded(info *jetstream.ObjectInfo) Ref {
+	sha, _ := digestHex(info.Digest)
+	return Ref{SHA256: sha, Size: int64(info.Size)}
+}
+
+// reader reads content and checks it is sha's: size bytes whose SHA-256 is
+// sha. It hands out no more than size bytes, and the read that would
+// complete them only once they check out.
 type reader struct {
-	io.ReadCloser
+	obj    io.ReadCloser
 	cancel context.CancelFunc
+	sha    string
+	size   int64
+	n      int64 // read so far
+	hash   hash.Hash
+	done   bool  // all size bytes read and checked
+	err    error // sticks
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	switch {
+	case r.err != nil:
+		return 0, r.err
+	case r.done || r.n == r.size:
+		return 0, r.end()
+	case len(p) == 0:
+		return 0, nil
+	}
+	p = p[:min(int64(len(p)), r.size-r.n)]
+	n, err := r.obj.Read(p)
+	r.hash.Write(p[:n])
+	r.n += int64(n)
+	switch {
+	case r.n == r.size:
+		if sum := hex.EncodeToString(r.hash.Sum(nil)); sum != r.sha {
+			return 0, r.fail(fmt.Errorf("%w: %s read back as content of digest %s", ErrCorrupt, r.sha, sum))
+		}
+		r.done = true
+		return n, nil
+	case errors.Is(err, io.EOF):
+		return 0, r.fail(fmt.Errorf("%w: %s ends after %d of its %d bytes", ErrCorrupt, r.sha, r.n, r.size))
+	case err != nil:
+		return 0, r.fail(r.cause(err))
+	}
+	return n, nil
+}
+
+// end is what reading past the checked bytes finds: the end of the object,
+// or else more bytes than it records.
+func (r *reader) end() error {
+	if !r.done {
+		// Empty content: nothing was read to check.
+		if sum := hex.EncodeToString(r.hash.Sum(nil)); sum != r.sha {
+			return r.fail(fmt.Errorf("%w: %s read back as content of digest %s", ErrCorrupt, r.sha, sum))
+		}
+		r.done = true
+	}
+	var b [1]byte
+	n, err := r.obj.Read(b[:])
+	switch {
+	case n > 0:
+		return r.fail(fmt.Errorf("%w: %s holds more than its %d bytes", ErrCorrupt, r.sha, r.size))
+	case err == nil || errors.Is(err, io.EOF):
+		return io.EOF
+	}
+	return r.fail(r.cause(err))
+}
+
+// cause is err from the object store as the reader reports it.
+func (r *reader) cause(err error) error {
+	if errors.Is(err, jetstream.ErrDigestMismatch) {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, r.sha, err)
+	}
+	return fmt.Errorf("read content %s: %w", r.sha, err)
+}
+
+func (r *reader) fail(err error) error {
+	r.err = err
+	return err
 }
 
 func (r *reader) Close() error {
-	err := r.ReadCloser.Close()
+	err := r.obj.Close()
 	r.cancel()
 	return err
 }
 
 // ReadAll returns the content with digest sha, for content known to be
-// small enough to hold (JSON moved out of an event).
+// small enough to hold (JSON moved out of an event). Its errors are Open's
+// and the reader's: ErrNotFound, ErrCorrupt.
 func (s *Store) ReadAll(ctx context.Context, sha string) ([]byte, error) {
 	r, err := s.Open(ctx, sha)
 	if err != nil {

@@ -141,17 +141,24 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 	}
 	a, c, err := s.Queries.Content(r.Context(), id)
 	if err != nil {
+		if a.Content != nil {
+			// JSON content moved to the object store, read back.
+			return api.ContentFault(a.ID, a.Content.SHA256, err)
+		}
 		return err
 	}
 	// Accept: text/csv asks for CSV where there is a choice; ?format=csv
 	// insists on it.
 	csv := format == "csv" || (format == "" && acceptsCSV(r))
+	var df *content.DataFrame
+	if c.DataFrame {
+		// arbor writes no DataFrame that does not parse; the log may hold
+		// one all the same (it is data, not trust), whose JSON is served
+		// as stored, like any other JSON content.
+		df, _ = content.ParseDataFrame(c.JSON)
+	}
 	switch {
-	case c.DataFrame:
-		df, errs := content.ParseDataFrame(c.JSON)
-		if errs != nil {
-			return fmt.Errorf("stored DataFrame of %s does not parse: %v", a.ID, errs)
-		}
+	case df != nil:
 		if csv {
 			setDownloadHeaders(w, a, "text/csv; charset=utf-8")
 			return df.WriteCSV(w)
@@ -174,13 +181,22 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.
 	return err
 }
 
+// serveBlob serves a's file from the object store. The content is opened
+// before a header is sent: content that is missing, or whose recorded
+// digest or size is not what a refers to, is a problem (502), never other
+// bytes under a's ETag. Bytes that turn out wrong while they stream (the
+// object's chunks overwritten) cut the response off before its last bytes.
 func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, a projection.Artifact) error {
 	c := a.Content
+	ctx := r.Context()
+	ref := blobstore.Ref{SHA256: c.SHA256, Size: c.Size}
+	rs := &blobReader{open: func() (io.ReadCloser, error) { return s.Blobs.OpenRef(ctx, ref) }, size: c.Size}
+	defer rs.Close()
+	if err := rs.start(); err != nil {
+		return api.ContentFault(a.ID, c.SHA256, err)
+	}
 	setDownloadHeaders(w, a, c.Type)
 	w.Header().Set("ETag", strconv.Quote(c.SHA256))
-	ctx := r.Context()
-	rs := &blobReader{open: func() (io.ReadCloser, error) { return s.Blobs.Open(ctx, c.SHA256) }, size: c.Size}
-	defer rs.Close()
 	if rng, ok := normalRange(r.Header.Get("Range"), c.Size); ok {
 		r.Header.Set("Range", rng)
 	} else {
@@ -222,22 +238,37 @@ func acceptsCSV(r *http.Request) bool {
 }
 
 // writeFullArtifact writes a with its full data: for JSON content moved to
-// the object store, the content streams back into its place.
+// the object store, the content streams back into its place. That content
+// is opened before a header is sent, so that content missing or not what a
+// refers to is a problem (502) rather than a broken document.
 func (s *Server) writeFullArtifact(w http.ResponseWriter, r *http.Request, status int, a projection.Artifact, pos uint64) error {
 	doc, size, err := api.FullJSON(a)
 	if err != nil {
 		return err
 	}
+	var blobs api.Blobs = s.Blobs
+	if c := a.Content; c != nil && c.JSON {
+		blob, err := s.Blobs.OpenRef(r.Context(), blobstore.Ref{SHA256: c.SHA256, Size: c.Size})
+		if err != nil {
+			return api.ContentFault(a.ID, c.SHA256, err)
+		}
+		blobs = opened{blob} // which WriteFull closes
+	}
 	setArtifactHeaders(w, a, pos)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.FormatInt(size+1, 10))
 	w.WriteHeader(status)
-	if err := api.WriteFull(r.Context(), w, a, doc, s.Blobs); err != nil {
+	if err := api.WriteFull(r.Context(), w, a, doc, blobs); err != nil {
 		s.abort(r, a, err)
 	}
 	_, _ = w.Write([]byte("\n"))
 	return nil
 }
+
+// opened is content already opened, as api.WriteFull opens it.
+type opened struct{ r io.ReadCloser }
+
+func (o opened) Open(context.Context, string) (io.ReadCloser, error) { return o.r, nil }
 
 // abort ends a response whose status line is sent but whose body cannot be
 // finished: the connection is cut, so that the client sees a broken
@@ -250,14 +281,26 @@ func (s *Server) abort(r *http.Request, a projection.Artifact, err error) {
 }
 
 // blobReader is an io.ReadSeeker over content in the object store, for
-// http.ServeContent: seeking is free, and reading opens the content at the
-// offset (skipping what comes before it).
+// http.ServeContent: seeking is free, and reading reads on from where the
+// content is open, skipping what comes before the offset, or opens it again
+// from its start to go back.
 type blobReader struct {
 	open func() (io.ReadCloser, error) // the content from its start
 	size int64
-	off  int64
-	r    io.ReadCloser
+	off  int64         // where the next Read reads
+	r    io.ReadCloser // the content, read up to pos; nil when not open
+	pos  int64
 	err  error
+}
+
+// start opens the content, before anything is sent.
+func (b *blobReader) start() error {
+	r, err := b.open()
+	if err != nil {
+		return err
+	}
+	b.r, b.pos = r, 0
+	return nil
 }
 
 func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
@@ -270,30 +313,32 @@ func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
 	if offset < 0 {
 		return 0, errors.New("seek before start")
 	}
-	if offset != b.off && b.r != nil {
-		b.r.Close()
-		b.r = nil
-	}
 	b.off = offset
 	return offset, nil
 }
 
 func (b *blobReader) Read(p []byte) (int, error) {
+	if b.r != nil && b.pos > b.off {
+		b.r.Close()
+		b.r = nil
+	}
 	if b.r == nil {
-		r, err := b.open()
+		if err := b.start(); err != nil {
+			b.err = err
+			return 0, err
+		}
+	}
+	if b.pos < b.off {
+		n, err := io.CopyN(io.Discard, b.r, b.off-b.pos)
+		b.pos += n
 		if err != nil {
 			b.err = err
 			return 0, err
 		}
-		if _, err := io.CopyN(io.Discard, r, b.off); err != nil {
-			r.Close()
-			b.err = err
-			return 0, err
-		}
-		b.r = r
 	}
 	n, err := b.r.Read(p)
 	b.off += int64(n)
+	b.pos += int64(n)
 	if err != nil && err != io.EOF {
 		b.err = err
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+
+	"arbor/projection"
 )
 
 type checkResult struct {
@@ -18,6 +20,11 @@ type healthReport struct {
 	Checks map[string]checkResult `json:"checks"`
 	// Position is the log position the projection has applied.
 	Position uint64 `json:"position"`
+	// IgnoredEvents counts the events up to Position that the projection
+	// left out: events that break a rule, carry a payload arbor never
+	// writes, or are not on the subject arbor writes them to. Every
+	// instance of one log reports the same number at the same position.
+	IgnoredEvents int `json:"ignored_events"`
 	// Snapshot is the position of the newest snapshot of the projection
 	// saved or loaded; absent when snapshots are off.
 	Snapshot *uint64 `json:"snapshot_position,omitempty"`
@@ -28,7 +35,12 @@ type healthReport struct {
 func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	rep := healthReport{Status: "healthy", Checks: map[string]checkResult{}, Position: s.Projection.Applied()}
+	var rep healthReport
+	s.Projection.Read(func(st *projection.State) {
+		// Both as of one position.
+		rep = healthReport{Status: "healthy", Checks: map[string]checkResult{},
+			Position: st.Applied(), IgnoredEvents: st.Ignored()}
+	})
 	if s.SnapshotPosition != nil {
 		if pos, on := s.SnapshotPosition(); on {
 			rep.Snapshot = &pos

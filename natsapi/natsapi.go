@@ -288,6 +288,11 @@ func (s *Service) full(ctx context.Context, a projection.Artifact, pos uint64) (
 	}
 	var b bytes.Buffer
 	if err := api.WriteFull(ctx, &b, a, doc, s.Blobs); err != nil {
+		if a.Content != nil {
+			// JSON content moved to the object store, missing or corrupt:
+			// a problem, and none of its bytes in the reply.
+			return nil, 0, api.ContentFault(a.ID, a.Content.SHA256, err)
+		}
 		return nil, 0, err
 	}
 	return json.RawMessage(b.Bytes()), pos, nil

@@ -1,6 +1,7 @@
 package projection
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"arbor/content"
 	"arbor/events"
+	"arbor/internal/jsonobj"
 )
 
 // Artifact is the state of one artifact as the fold knows it. Values are
@@ -120,9 +122,9 @@ func (s *State) intern(name string) string {
 // Applied is the position of the last event folded in.
 func (s *State) Applied() uint64 { return s.applied }
 
-// Ignored counts the events the fold left out because they break a rule or
-// are not on the subject arbor writes them to; the server stored them all
-// the same.
+// Ignored counts the events the fold left out because they break a rule,
+// carry a payload arbor never writes (see wellFormed), or are not on the
+// subject arbor writes them to; the server stored them all the same.
 func (s *State) Ignored() int { return s.ignored }
 
 // Layout is the subject layout the state was folded with.
@@ -132,8 +134,9 @@ func (s *State) Layout() events.Layout { return s.layout }
 // does not fit the state (an unknown type, a creation under a parent that
 // is not live or is sealed, a second creation of an id, a change to an
 // artifact that is not live, an event on a subject other than the one arbor
-// writes it to) leaves the artifacts as they are and only moves the
-// positions the server moved, so that every replica of the fold agrees.
+// writes it to, a payload arbor never writes) leaves the artifacts as they
+// are, is counted in Ignored, and only moves the positions the server
+// moved, so that every replica of the fold agrees.
 func (s *State) Apply(env events.Envelope) {
 	s.applied = env.Seq
 	sub, ok := events.ParseSubject(env.Subject)
@@ -181,7 +184,7 @@ func (s *State) apply(env events.Envelope, sub events.Subject) {
 	case events.ArtifactCreated:
 		fits = sub.Kind == events.KindKids && ev.Parent == n.ID && ev.Hierarchy == n.Hierarchy && s.create(env, ev, n.Key)
 	case events.ArtifactUpdated:
-		if fits = sub.Kind == events.KindArt && ev.ID == n.ID && n.Live; fits {
+		if fits = sub.Kind == events.KindArt && ev.ID == n.ID && n.Live && wellFormed(ev.Data, ev.Content); fits {
 			n.Artifact = n.Artifact.AfterUpdate(env, ev)
 		}
 	case events.ArtifactDeleted:
@@ -226,7 +229,8 @@ func (s *State) shardToken(key uint16) string {
 }
 
 // applyLegacy folds an event of the first layout, where an event's subject
-// named the consistency boundary it was written in and the artifact.
+// named the artifact's hierarchy, the consistency boundary it was written in
+// and the artifact.
 func (s *State) applyLegacy(env events.Envelope, sub events.Subject) {
 	b, _ := events.LegacyBoundary(env.Subject)
 	fits := false
@@ -240,7 +244,7 @@ func (s *State) applyLegacy(env events.Envelope, sub events.Subject) {
 		if !ev.Parent.IsZero() {
 			boundary = ev.Parent
 		}
-		if boundary == b {
+		if boundary == b && ev.Hierarchy == sub.Hierarchy {
 			key := events.Key(ev.ID)
 			if p := s.byID[ev.Parent]; p != nil {
 				key = p.Key
@@ -248,13 +252,13 @@ func (s *State) applyLegacy(env events.Envelope, sub events.Subject) {
 			fits = s.create(env, ev, key)
 		}
 	case events.ArtifactUpdated:
-		if n := s.byID[ev.ID]; n != nil && n.Live && b == ev.ID {
+		if n := s.byID[ev.ID]; n != nil && n.Live && b == ev.ID && n.Hierarchy == sub.Hierarchy && wellFormed(ev.Data, ev.Content) {
 			own := n.OwnSeq // the first layout had no own subject
 			n.Artifact, fits = n.Artifact.AfterUpdate(env, ev), true
 			n.OwnSeq = own
 		}
 	case events.ArtifactDeleted:
-		if n := s.byID[ev.ID]; n != nil && n.Live && len(n.children) == 0 && b == ev.ID {
+		if n := s.byID[ev.ID]; n != nil && n.Live && len(n.children) == 0 && b == ev.ID && n.Hierarchy == sub.Hierarchy {
 			s.delete(env, n)
 			fits = true
 		}
@@ -284,10 +288,14 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated, key uint1
 	}
 	var parent *node
 	if !ev.Parent.IsZero() {
-		if parent = s.byID[ev.Parent]; parent == nil || !parent.Live || parent.Sealed || ev.Level != parent.Level+1 {
+		if parent = s.byID[ev.Parent]; parent == nil || !parent.Live || parent.Sealed ||
+			ev.Level != parent.Level+1 || ev.Hierarchy != parent.Hierarchy {
 			return false
 		}
 	} else if ev.Level != 0 {
+		return false
+	}
+	if !wellFormed(ev.Data, ev.Content) {
 		return false
 	}
 	n := &node{Artifact: AfterCreate(env, ev), pos: len(s.order)}
@@ -363,6 +371,49 @@ func (s *State) unstray(n *node) {
 	if subject, seq, ok := s.findStray(n.ID, prefix); ok {
 		n.KidsLabel, n.KidsSeq = s.intern(subject[len(prefix):]), seq
 	}
+}
+
+// wellFormed reports whether data and c, the payload of a creation or an
+// update, are what arbor writes: data a JSON object, and c, when not nil, a
+// reference to content that arbor makes (see wellFormedContent). Anything
+// else came from elsewhere (an operator's mistake, a bug) and would break
+// reads and writes of the artifact; the fold leaves it out.
+//
+// It is a pure function of the payload, so that every instance and every
+// replay decides alike, and costs one pass over data (a second for moved
+// JSON content): the fold replays the whole log at start-up.
+func wellFormed(data json.RawMessage, c *events.Content) bool {
+	if !isObject(data) || !json.Valid(data) {
+		return false
+	}
+	return c == nil || wellFormedContent(data, c)
+}
+
+// isObject reports whether data, taken as JSON, can only be an object: its
+// first and last bytes (past white space) are braces.
+func isObject(data []byte) bool {
+	data = bytes.TrimSpace(data)
+	return len(data) >= 2 && data[0] == '{' && data[len(data)-1] == '}'
+}
+
+// wellFormedContent reports whether c is a content reference arbor makes
+// beside data: a SHA-256 of 64 lowercase hex digits, a size that is not
+// negative, a media type (arbor stores application/octet-stream or
+// application/json rather than none); for JSON content moved out of data,
+// a size of at least one byte and an offset at the null that stands for
+// it, the value of data's top-level "content"; for a file, no offset.
+func wellFormedContent(data json.RawMessage, c *events.Content) bool {
+	switch {
+	case !rawSHA(c.SHA256) || c.Size < 0 || c.Type == "":
+		return false
+	case !c.JSON:
+		return c.Offset == 0
+	case c.Size == 0 || c.Offset <= 0 || c.Offset > len(data)-len("null") ||
+		string(data[c.Offset:c.Offset+len("null")]) != "null":
+		return false
+	}
+	m, ok := jsonobj.Get(data, "content")
+	return ok && m.Start == c.Offset && string(m.Value) == "null"
 }
 
 // AfterCreate is the artifact the creation ev at env makes.

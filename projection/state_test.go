@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -859,4 +860,123 @@ func TestApplyTrustsTheSubject(t *testing.T) {
 	if got := s.Ignored(); got != 1 {
 		t.Fatalf("Ignored = %d, want 1", got)
 	}
+}
+
+// sha is a SHA-256 as arbor writes it: 64 lowercase hex digits.
+const sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+// withContent is an update of x to data with the content c.
+func withContent(x ulid.ULID, data string, c events.Content) events.ArtifactUpdated {
+	return events.ArtifactUpdated{ID: x, Tags: []string{}, Data: json.RawMessage(data), Content: &c}
+}
+
+// legacyIn is a subject of the first layout in hierarchy h.
+func legacyIn(h string, b, x ulid.ULID, label, kind string) string {
+	return "arbor." + h + "." + b.String() + "." + x.String() + "." + label + "." + kind
+}
+
+// A creation or an update whose payload arbor never writes (data that is
+// no JSON object, a content reference arbor never makes) is ignored and
+// counted, whatever the layout: the artifact stays as it was, readable and
+// writable, and only the positions the server moved move. So is an event
+// of the first layout whose hierarchy is not its subject's.
+func TestFoldIgnoresPayloadsArborNeverWrites(t *testing.T) {
+	// rA as it is after createA and one ignored message on its own subject.
+	untouched := map[ulid.ULID]seen{rA: {Live: true, Version: 1, Key: keyA, Data: `{}`, Subjects: own(2)}}
+	update := func(name string, ev events.Event) layoutCase {
+		return layoutCase{
+			name:    name,
+			msgs:    []msg{createA, {artSubj(aHome, rA), ev}},
+			want:    untouched,
+			page:    []ulid.ULID{rA},
+			counts:  map[string][]int{"default": {1}},
+			ignored: 1,
+		}
+	}
+	var tests []layoutCase
+	for _, data := range []string{`[1,2]`, `"x"`, `null`, ``, `1`, `true`, ` `, `{"a":`, `{"a":}`, `{"a":1}}`, `{} {}`} {
+		tests = append(tests, update("update with data "+strconv.Quote(data), updated(rA, data)))
+	}
+	moved := `{"content_type":"application/json","content":null}`
+	nullAt := strings.Index(moved, "null")
+	fileRef := events.Content{SHA256: sha, Size: 5, Type: "application/zip"}
+	movedRef := events.Content{SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: nullAt}
+	for name, c := range map[string]events.Content{
+		"a SHA-256 in capitals":          {SHA256: "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08", Size: 5, Type: "application/zip"},
+		"a SHA-256 of 63 digits":         {SHA256: sha[:63], Size: 5, Type: "application/zip"},
+		"a SHA-256 that is not hex":      {SHA256: "g" + sha[1:], Size: 5, Type: "application/zip"},
+		"no SHA-256":                     {Size: 5, Type: "application/zip"},
+		"a negative size":                {SHA256: sha, Size: -1, Type: "application/zip"},
+		"no content type":                {SHA256: sha, Size: 5},
+		"a file with an offset":          {SHA256: sha, Size: 5, Type: "application/zip", Offset: 3},
+		"moved JSON of no bytes":         {SHA256: sha, Type: "application/json", JSON: true, Offset: nullAt},
+		"moved JSON past the data":       {SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: len(moved)},
+		"moved JSON at a negative place": {SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: -1},
+		"moved JSON at no null":          {SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: 0},
+		"moved JSON at another member":   {SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: 16},
+	} {
+		tests = append(tests, update("update with "+name, withContent(rA, moved, c)))
+	}
+	tests = append(tests,
+		update(`moved JSON at a "null" within a string`, withContent(rA, `{"a":"null","content":null}`,
+			events.Content{SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: 6})),
+		update("moved JSON at the null of another member", withContent(rA, `{"b":null,"content":null}`,
+			events.Content{SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: 5})),
+		update("moved JSON where data has no content", withContent(rA, `{"b":null}`,
+			events.Content{SHA256: sha, Size: 28, Type: "application/json", JSON: true, Offset: 5})),
+		layoutCase{
+			name: "well-formed content is folded in",
+			msgs: []msg{createA,
+				{artSubj(aHome, rA), withContent(rA, `{"content_type":"application/zip"}`, fileRef)},
+				{artSubj(aHome, rA), withContent(rA, moved, movedRef)},
+				{artSubj(aHome, rA), withContent(rA, `{ "content" : null }`,
+					events.Content{SHA256: sha, Size: 1, Type: "text/plain; charset=utf-8", JSON: true, Offset: 14})},
+			},
+			want:   map[ulid.ULID]seen{rA: {Live: true, Version: 4, Key: keyA, Data: `{ "content" : null }`, Subjects: own(4)}},
+			page:   []ulid.ULID{rA},
+			counts: map[string][]int{"default": {1}},
+		},
+		layoutCase{
+			name:   "a root created with data that is no object",
+			msgs:   []msg{createA, {rootSubj(bHome, rB), created(rB, none, 0, `[1]`)}},
+			want:   map[ulid.ULID]seen{rA: {Live: true, Version: 1, Key: keyA, Data: `{}`}},
+			absent: []ulid.ULID{rB}, page: []ulid.ULID{rA},
+			counts: map[string][]int{"default": {1}}, ignored: 1,
+		},
+		layoutCase{
+			name: "a child created with a malformed content reference",
+			msgs: []msg{createA, {kidsSubj(aHome, rA, "level_1"), events.ArtifactCreated{ID: cA, Parent: rA, Hierarchy: "default",
+				Level: 1, Data: json.RawMessage(moved), Content: &events.Content{SHA256: sha, Size: -5, Type: "x/y"}}}},
+			want: map[ulid.ULID]seen{rA: {Live: true, Version: 1, Key: keyA, Data: `{}`,
+				Subjects: Subjects{KidsLabel: "level_1", KidsSeq: 2}}},
+			absent: []ulid.ULID{cA}, page: []ulid.ULID{rA},
+			counts: map[string][]int{"default": {1}}, ignored: 1,
+		},
+		layoutCase{
+			name: "the first layout: data that is no object",
+			msgs: []msg{
+				{legacySubj(rA, rA, "level_0", "created"), created(rA, none, 0, `{}`)},
+				{legacySubj(rA, cA, "level_1", "created"), created(cA, rA, 1, `"x"`)},
+				{legacySubj(rA, rA, "level_0", "updated"), updated(rA, `[]`)},
+			},
+			want:   map[ulid.ULID]seen{rA: {Live: true, Version: 1, Key: keyA, Data: `{}`}},
+			absent: []ulid.ULID{cA}, page: []ulid.ULID{rA},
+			counts: map[string][]int{"default": {1}}, ignored: 2,
+		},
+		layoutCase{
+			name: "the first layout: a hierarchy that is not the subject's",
+			msgs: []msg{
+				{legacySubj(rA, rA, "level_0", "created"), created(rA, none, 0, `{}`)},
+				{legacyIn("other", rB, rB, "level_0", "created"), created(rB, none, 0, `{}`)},
+				{legacyIn("other", rA, cA, "level_1", "created"), events.ArtifactCreated{ID: cA, Parent: rA, Hierarchy: "other",
+					Level: 1, Data: json.RawMessage(`{}`)}},
+				{legacyIn("other", rA, rA, "level_0", "updated"), updated(rA, `{"v":2}`)},
+				{legacyIn("other", rA, rA, "level_0", "deleted"), deleted(rA)},
+			},
+			want:   map[ulid.ULID]seen{rA: {Live: true, Version: 1, Key: keyA, Data: `{}`}},
+			absent: []ulid.ULID{rB, cA}, page: []ulid.ULID{rA},
+			counts: map[string][]int{"default": {1}}, ignored: 4,
+		},
+	)
+	runLayoutCases(t, tests)
 }

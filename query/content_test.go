@@ -16,9 +16,10 @@ func TestContent(t *testing.T) {
 	hs := hierarchies(t)
 	h := newHistory(t, hs)
 	file, inline, frame, none, gone := id(901), id(902), id(903), id(904), id(905)
-	h.root(file, "plain", `{"content_type":"application/zip","content_size":3,"content_sha256":"abc"}`)
+	const sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" // of "abc"
+	h.root(file, "plain", `{"content_type":"application/zip","content_size":3,"content_sha256":"`+sha+`"}`)
 	h.apply(layoutArt(h, file), events.ArtifactUpdated{ID: file, Data: h.artifact(file).Data,
-		Content: &events.Content{SHA256: "abc", Size: 3, Type: "application/zip"}})
+		Content: &events.Content{SHA256: sha, Size: 3, Type: "application/zip"}})
 	h.root(inline, "plain", `{"content":{"a":1},"content_type":"application/geo+json"}`)
 	h.root(frame, "plain", `{"content_type":"application/vnd.chapkit.dataframe+json","content":{"columns":["a"],"data":[[1]]}}`)
 	h.root(none, "plain", `{"content":null}`)
@@ -27,7 +28,7 @@ func TestContent(t *testing.T) {
 	q := &query.Service{Projection: h.p, Hierarchies: hs}
 
 	_, c, err := q.Content(t.Context(), file)
-	if err != nil || c.File == nil || c.File.SHA256 != "abc" || c.Type != "application/zip" || c.JSON != nil {
+	if err != nil || c.File == nil || c.File.SHA256 != sha || c.Type != "application/zip" || c.JSON != nil {
 		t.Fatalf("file: %+v, %v; want the stored file", c, err)
 	}
 	_, c, err = q.Content(t.Context(), inline)
