@@ -39,7 +39,9 @@ type Ref struct {
 
 // Store is a bucket of the object store. It is safe for concurrent use.
 type Store struct {
-	obs jetstream.ObjectStore
+	obs    jetstream.ObjectStore
+	bucket string
+	stream jetstream.Stream // the bucket's stream, which readers read chunks from
 }
 
 // Open opens the bucket, creating it if it does not exist, and returns the
@@ -58,7 +60,11 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket string, replicas i
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", bucket, err)
 	}
-	return &Store{obs: obs}, nil
+	stream, err := js.Stream(ctx, "OBJ_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", bucket, err)
+	}
+	return &Store{obs: obs, bucket: bucket, stream: stream}, nil
 }
 
 func objectName(sha string) string { return "sha256/" + sha }
@@ -153,29 +159,98 @@ func (s *Store) OpenRef(ctx context.Context, ref Ref) (io.ReadCloser, error) {
 }
 
 func (s *Store) open(ctx context.Context, sha string) (*reader, error) {
-	ctx, cancel := context.WithTimeout(ctx, maxTransfer)
-	r, err := s.obs.Get(ctx, objectName(sha))
-	if err != nil {
-		cancel()
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, sha)
-		}
-		return nil, fmt.Errorf("open content %s: %w", sha, err)
+	// The info the object store keeps beside the chunks.
+	info, err := s.obs.GetInfo(ctx, objectName(sha))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, sha)
 	}
-	// The info the object store keeps beside the chunks (a link's target's
-	// when the name is a link).
-	info, err := r.Info()
+	if err == nil && info.Opts != nil && info.Opts.Link != nil {
+		err = errors.New("a link, which arbor never makes")
+	}
 	if err == nil {
 		if got := recorded(info); got.SHA256 != sha {
 			err = fmt.Errorf("%w: %s holds content of digest %q", ErrCorrupt, sha, got.SHA256)
 		}
 	}
 	if err != nil {
-		r.Close()
+		return nil, fmt.Errorf("open content %s: %w", sha, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, maxTransfer)
+	c, err := s.chunks(ctx, info)
+	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("open content %s: %w", sha, err)
 	}
-	return &reader{obj: r, cancel: cancel, sha: sha, size: int64(info.Size), hash: sha256.New()}, nil
+	return &reader{obj: c, cancel: cancel, sha: sha, size: int64(info.Size), hash: sha256.New()}, nil
+}
+
+// chunkWindow is how many chunks (128 KiB each) a reader holds at most
+// before its caller takes them: a download costs that much memory however
+// slowly its client reads.
+const chunkWindow = 2
+
+// chunks returns a reader of the chunks of the object info describes, in
+// order, fetched chunkWindow at a time as they are read. (The object
+// store's own reader takes the chunks as fast as the server sends them and
+// queues them in memory for a slow reader: a whole object, at worst.)
+func (s *Store) chunks(ctx context.Context, info *jetstream.ObjectInfo) (*chunkReader, error) {
+	c := &chunkReader{left: info.Chunks, chunks: info.Chunks}
+	if info.Chunks == 0 {
+		return c, nil
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"$O." + s.bucket + ".C." + info.NUID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.it, err = cons.Messages(jetstream.PullMaxMessages(chunkWindow)); err != nil {
+		return nil, err
+	}
+	c.stop = context.AfterFunc(ctx, c.it.Stop)
+	return c, nil
+}
+
+// chunkReader reads an object's chunks as one stream of bytes, ending after
+// the number of chunks the object records.
+type chunkReader struct {
+	it     jetstream.MessagesContext
+	stop   func() bool
+	cur    []byte
+	chunks uint32 // the object's, as recorded
+	left   uint32 // chunks not yet taken
+	last   bool   // the stream had no more chunks of the object after cur
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.cur) == 0 {
+		switch {
+		case c.left == 0 && c.it != nil && !c.last:
+			return 0, fmt.Errorf("%w: more chunks than the %d it records", ErrCorrupt, c.chunks)
+		case c.left == 0, c.last:
+			// All the chunks the object records, or all the stream holds.
+			return 0, io.EOF
+		}
+		msg, err := c.it.Next()
+		if err != nil {
+			return 0, err
+		}
+		c.cur, c.left = msg.Data(), c.left-1
+		if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
+			c.last = true
+		}
+	}
+	n := copy(p, c.cur)
+	c.cur = c.cur[n:]
+	return n, nil
+}
+
+func (c *chunkReader) Close() error {
+	if c.it != nil {
+		c.stop()
+		c.it.Stop()
+	}
+	return nil
 }
 
 // recorded is the digest and size the object store records for an object;

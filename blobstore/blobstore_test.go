@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -114,4 +116,40 @@ func names(list []*jetstream.ObjectInfo) []string {
 		out = append(out, o.Name)
 	}
 	return out
+}
+
+// TestSlowReaderHoldsFewChunks: a reader that takes one chunk and then
+// stops costs a few chunks fetched from NATS, not the rest of the object.
+func TestSlowReaderHoldsFewChunks(t *testing.T) {
+	s, js := open(t)
+	const size = 16 << 20
+	ref, err := s.Put(t.Context(), bytes.NewReader(randomBytes(size)), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := js.Conn()
+	before := nc.Stats().InBytes
+	r, err := s.Open(t.Context(), ref.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := io.ReadFull(r, make([]byte, 128<<10)); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until nothing more arrives across three looks.
+	var pulled uint64
+	for still := 0; still < 3; {
+		time.Sleep(200 * time.Millisecond)
+		now := nc.Stats().InBytes - before
+		if now == pulled {
+			still++
+		} else {
+			still = 0
+		}
+		pulled = now
+	}
+	if pulled > 1<<20 {
+		t.Fatalf("a reader that took 128 KiB made %d KiB come from NATS", pulled>>10)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -280,4 +281,52 @@ func TestJetStreamFull(t *testing.T) {
 	}
 	in.c.waitHealthy(10 * time.Second)
 	in.c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"after": true}}, nil)
+}
+
+// TestSlowDownloadHoldsFewChunks: a client that reads a large download
+// slowly (here: not at all) makes arbor fetch only a few chunks ahead of
+// it from NATS, not the whole file into memory.
+func TestSlowDownloadHoldsFewChunks(t *testing.T) {
+	cfg := testMainConfig(t.TempDir())
+	cfg.MaxContent = 64 << 20
+	cfg.MaxBody = 64 << 20
+	in := openTestMain(t, cfg)
+	in.c.waitHealthy(10 * time.Second)
+	var a testDoc
+	in.c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{}}, &a)
+	const size = 48 << 20
+	in.c.must(http.StatusOK, http.MethodPut, testAPI+"/"+a.ID+"/$content", bytes.Repeat([]byte("0123456789abcdef"), size/16), nil)
+
+	before := in.m.Conn().Stats().InBytes
+	c, err := net.Dial("tcp", in.m.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if _, err := io.WriteString(c, "GET "+testAPI+"/"+a.ID+"/$download HTTP/1.1\r\nHost: arbor\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until arbor stops fetching: what it took from NATS no longer
+	// moves across three looks, a quarter of a second apart.
+	var pulled uint64
+	for still := 0; still < 3; {
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("arbor never stopped fetching: %d bytes so far", pulled)
+		case <-time.After(250 * time.Millisecond):
+		}
+		now := in.m.Conn().Stats().InBytes - before
+		if now > 0 && now == pulled {
+			still++
+		} else {
+			still = 0
+		}
+		pulled = now
+	}
+	// The socket buffers hold some MiB; the rest must stay in NATS.
+	if pulled > size/3 {
+		t.Fatalf("a download nobody reads took %d MiB of its %d MiB from NATS", pulled>>20, size>>20)
+	}
+	t.Logf("a download nobody reads took %.1f MiB of its %d MiB from NATS", float64(pulled)/(1<<20), size>>20)
 }
