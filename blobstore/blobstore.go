@@ -39,6 +39,7 @@ type Ref struct {
 
 // Store is a bucket of the object store. It is safe for concurrent use.
 type Store struct {
+	js     jetstream.JetStream
 	obs    jetstream.ObjectStore
 	bucket string
 	stream jetstream.Stream // the bucket's stream, which readers read chunks from
@@ -64,7 +65,7 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket string, replicas i
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", bucket, err)
 	}
-	return &Store{obs: obs, bucket: bucket, stream: stream}, nil
+	return &Store{js: js, obs: obs, bucket: bucket, stream: stream}, nil
 }
 
 func objectName(sha string) string { return "sha256/" + sha }
@@ -103,22 +104,26 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) 
 // taken: the object there stays if its recorded digest and size are ref's,
 // and the upload is dropped; otherwise the object is not that content (it
 // was overwritten) and the upload, which is, replaces it.
+//
+// An object that stays is touched: its modification time is what Collect's
+// grace period counts from, and a touch makes a collection under way leave
+// it alone. If it was collected meanwhile, the upload takes its place.
 func (s *Store) keepOne(ctx context.Context, tmp string, ref Ref) error {
 	name := objectName(ref.SHA256)
-	info, err := s.obs.GetInfo(ctx, name)
+	alive, err := s.touch(ctx, name, ref)
 	switch {
-	case err == nil && recorded(info) == ref:
+	case alive:
 		return s.obs.Delete(ctx, tmp)
-	case err == nil:
+	case errors.Is(err, ErrCorrupt):
 		if err := s.obs.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return err
 		}
-	case !errors.Is(err, jetstream.ErrObjectNotFound): // gone since: the name is free
+	case err != nil:
 		return err
 	}
 	err = s.obs.UpdateMeta(ctx, tmp, jetstream.ObjectMeta{Name: name})
 	if errors.Is(err, jetstream.ErrObjectAlreadyExists) {
-		// Another upload of the same content replaced it first.
+		// Another upload of the same content took the name first.
 		return s.obs.Delete(ctx, tmp)
 	}
 	return err

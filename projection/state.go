@@ -466,6 +466,16 @@ func (s *State) Children(id ulid.ULID, fn func(Artifact) bool) {
 	}
 }
 
+// EachContent calls fn with the digest of the content of every live
+// artifact that has content in the object store.
+func (s *State) EachContent(fn func(sha256 string)) {
+	for _, n := range s.order {
+		if n.Live && n.Content != nil {
+			fn(n.Content.SHA256)
+		}
+	}
+}
+
 // Total is the number of live artifacts.
 func (s *State) Total() int { return s.live.sum() }
 

@@ -62,6 +62,7 @@ type Main struct {
 	proj     *projection.Projection
 	commands *command.Handler
 	kv       *kvview.View
+	blobs    *blobstore.Store
 	snaps    *snapshot.Store
 	saved    atomic.Uint64 // the position of the last snapshot saved or loaded
 	nats     *natsapi.Service
@@ -114,6 +115,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.blobs = blobs
 	if err := m.openProjection(ctx, js, local); err != nil {
 		return err
 	}
@@ -128,6 +130,9 @@ func (m *Main) Open(ctx context.Context) error {
 	m.goRun(runCtx, "kv view", m.kv.Run)
 	if m.snaps != nil {
 		m.goRun(runCtx, "snapshots", m.saveSnapshots)
+	}
+	if m.Config.CollectEvery > 0 {
+		m.goRun(runCtx, "blob collector", m.collectEvery)
 	}
 
 	m.commands = &command.Handler{
@@ -422,6 +427,52 @@ func (m *Main) saveSnapshot(ctx context.Context) {
 	}
 	m.saved.Store(pos)
 	m.Logger.Info("snapshot saved", "pos", pos, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// collectEvery deletes stored content no live artifact refers to, every
+// Config.CollectEvery, until ctx is done. A collection that fails is
+// logged and tried again at the next turn.
+func (m *Main) collectEvery(ctx context.Context) error {
+	if err := m.proj.WaitReady(ctx); err != nil {
+		return err
+	}
+	tick := time.NewTicker(m.Config.CollectEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		start := time.Now()
+		n, err := m.CollectBlobs(ctx)
+		if err != nil {
+			m.Logger.Warn("stored content not collected", "err", err)
+			continue
+		}
+		if n > 0 {
+			m.Logger.Info("stored content collected", "objects", n, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
+// CollectBlobs deletes the stored content no live artifact refers to that
+// is older than Config.BlobGrace, and returns how many objects it deleted.
+// What artifacts refer to is read once the projection has caught up with
+// the log as it stands after the listing (see blobstore.Store.Collect).
+func (m *Main) CollectBlobs(ctx context.Context) (int, error) {
+	return m.blobs.Collect(ctx, m.Config.BlobGrace, func(ctx context.Context) (func(string) bool, error) {
+		last, err := m.log.LastSeq(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.proj.WaitFor(ctx, last); err != nil {
+			return nil, err
+		}
+		refs := map[string]bool{}
+		m.proj.Read(func(s *projection.State) { s.EachContent(func(sha string) { refs[sha] = true }) })
+		return func(sha string) bool { return refs[sha] }, nil
+	})
 }
 
 // goRun runs fn until ctx is done; any other return is a failure of arbor.

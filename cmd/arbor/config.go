@@ -58,6 +58,10 @@ type Config struct {
 	// server's default. MinFreeDisk is the free space on the data
 	// directory's disk below which writes that add data are refused.
 	MaxStore, MinFreeDisk int64
+	// BlobGrace is how old content no live artifact refers to must be
+	// before it is deleted, and CollectEvery how often arbor looks for it;
+	// CollectEvery 0: never.
+	BlobGrace, CollectEvery time.Duration
 	// MaxFeeds caps the live feeds ($events) open at once.
 	MaxFeeds int
 	// SnapshotEvery is how many events apart the projection is saved to
@@ -119,6 +123,7 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		SnapshotEvery: 100_000, WriteTimeout: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, ResponseTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxFeeds: 256, MinFreeDisk: 256 << 20,
+		BlobGrace: time.Hour, CollectEvery: 10 * time.Minute,
 	}
 	var hs hierarchyFlag
 	// env names each flag's variable.
@@ -198,6 +203,14 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		fs.Int64Var(&cfg.MinFreeDisk, n, cfg.MinFreeDisk,
 			"with the embedded server: free bytes on the data directory's disk below which writes are refused with 507 (ARBOR_MIN_FREE_DISK)")
 	})
+	add("blob-grace", "ARBOR_BLOB_GRACE", func(n string) {
+		fs.DurationVar(&cfg.BlobGrace, n, cfg.BlobGrace,
+			"how old stored content no live artifact refers to must be before it is deleted; at least 2m (ARBOR_BLOB_GRACE)")
+	})
+	add("collect-every", "ARBOR_COLLECT_EVERY", func(n string) {
+		fs.DurationVar(&cfg.CollectEvery, n, cfg.CollectEvery,
+			"how often to delete stored content no live artifact refers to; 0: never (ARBOR_COLLECT_EVERY)")
+	})
 	add("max-feeds", "ARBOR_MAX_FEEDS", func(n string) {
 		fs.IntVar(&cfg.MaxFeeds, n, cfg.MaxFeeds, "the most live feeds ($events) open at once; more answer 503 (ARBOR_MAX_FEEDS)")
 	})
@@ -257,6 +270,10 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 		return Config{}, errors.New("--read-header-timeout, --body-timeout, --response-timeout and --idle-timeout must be above 0")
 	case cfg.MaxStore < 0 || cfg.MinFreeDisk < 0:
 		return Config{}, errors.New("--max-store and --min-free-disk must not be negative")
+	case cfg.BlobGrace < 2*time.Minute:
+		return Config{}, errors.New("--blob-grace must be at least 2m: longer than any write takes to record the content it stored")
+	case cfg.CollectEvery < 0:
+		return Config{}, errors.New("--collect-every must not be negative")
 	case cfg.MaxFeeds < 1:
 		return Config{}, errors.New("--max-feeds must be 1 or more")
 	case cfg.SnapshotEvery < 0:

@@ -192,6 +192,8 @@ func TestParseServeFlagsRejects(t *testing.T) {
 		{name: "a NATS client certificate without its key", args: []string{"--nats-url", "n", "--nats-tls-cert", "c.pem"}, want: "--nats-tls-key"},
 		{name: "NATS credentials for the embedded server", args: []string{"--nats-creds", "a.creds"}, want: "--nats-url"},
 		{name: "NATS keys with an external server", args: []string{"--nats-url", "n", "--nats-keys", "k.json"}, want: "--nats-keys"},
+		{name: "a blob grace shorter than a write", args: []string{"--blob-grace", "1m"}, want: "--blob-grace"},
+		{name: "a negative collection interval", args: []string{"--collect-every=-1s"}, want: "--collect-every"},
 		{name: "two ways to sign in", args: []string{"--nats-url", "n", "--nats-creds", "a", "--nats-user", "u"}, want: "one way"},
 		{name: "a bad duration", args: []string{"--wait", "soon"}, want: "wait"},
 		{name: "a bad sync", args: []string{"--sync", "often"}, want: "always or an interval"},
