@@ -205,6 +205,8 @@ func (s *Store) chunks(ctx context.Context, info *jetstream.ObjectInfo) (*chunkR
 	}
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"$O." + s.bucket + ".C." + info.NUID},
+		// Close deletes it; should arbor go first, the server does soon.
+		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
 		return nil, err
@@ -213,12 +215,15 @@ func (s *Store) chunks(ctx context.Context, info *jetstream.ObjectInfo) (*chunkR
 		return nil, err
 	}
 	c.stop = context.AfterFunc(ctx, c.it.Stop)
+	c.cons, c.stream = cons, s.stream
 	return c, nil
 }
 
 // chunkReader reads an object's chunks as one stream of bytes, ending after
 // the number of chunks the object records.
 type chunkReader struct {
+	stream jetstream.Stream
+	cons   jetstream.Consumer
 	it     jetstream.MessagesContext
 	stop   func() bool
 	cur    []byte
@@ -250,10 +255,21 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close stops reading and deletes the consumer on the server: a server
+// keeps a consumer left alone for its inactive threshold, and downloads
+// come fast enough to reach its limit on consumers in the meantime.
 func (c *chunkReader) Close() error {
-	if c.it != nil {
-		c.stop()
-		c.it.Stop()
+	if c.it == nil {
+		return nil
+	}
+	c.stop()
+	c.it.Stop()
+	if info := c.cons.CachedInfo(); info != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.stream.DeleteConsumer(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return err
+		}
 	}
 	return nil
 }

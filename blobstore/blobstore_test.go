@@ -153,3 +153,34 @@ func TestSlowReaderHoldsFewChunks(t *testing.T) {
 		t.Fatalf("a reader that took 128 KiB made %d KiB come from NATS", pulled>>10)
 	}
 }
+
+// A reader closed leaves no consumer behind on the server: downloads come
+// fast enough to reach the server's limit on consumers otherwise.
+func TestReadersLeaveNoConsumers(t *testing.T) {
+	s, js := open(t)
+	ref, err := s.Put(t.Context(), bytes.NewReader(randomBytes(300<<10)), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := s.ReadAll(t.Context(), ref.SHA256); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Open(t.Context(), ref.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close() // unread
+	}
+	st, err := js.Stream(t.Context(), "OBJ_CONTENT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Fatalf("%d consumers left after 40 readers closed", info.State.Consumers)
+	}
+}

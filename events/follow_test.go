@@ -737,3 +737,44 @@ func TestFollowSurvivesAServerRestart(t *testing.T) {
 		t.Fatalf("across the restart:\n got %v\nwant %v", seen, all)
 	}
 }
+
+// A follower that stops leaves no consumer on the server: live feeds that
+// come and go would pile them up until the server's limit.
+func TestFollowLeavesNoConsumer(t *testing.T) {
+	w := newWorld(t)
+	w.create(ulid.ULID{}, "ml_pipeline")
+	// Readers' consumers are ephemeral (durables, like the KV view's, are
+	// made as the instance starts).
+	consumers := func() int {
+		st, err := w.st.JS.Stream(t.Context(), w.st.Log.Stream())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		list := st.ListConsumers(t.Context())
+		for info := range list.Info() {
+			if info.Config.Durable == "" {
+				n++
+			}
+		}
+		if err := list.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := consumers()
+	var zero uint64
+	for range 10 {
+		ctx, cancel := context.WithCancel(t.Context())
+		ch, err := follow(w.st.Log.Follow(ctx, events.Filter{}, &zero))
+		if err != nil {
+			t.Fatal(err)
+		}
+		take(t, ch, 1)
+		cancel()
+		closes(t, ch)
+	}
+	if n := consumers(); n != before {
+		t.Fatalf("%d ephemeral consumers after 10 followers stopped, %d before", n, before)
+	}
+}

@@ -558,6 +558,19 @@ func asConflict(err error) (*ConflictError, bool) {
 	return c, true
 }
 
+// deleteConsumer deletes the server's consumer behind cons, which the
+// server would otherwise keep for its inactive threshold: readers that come
+// and go (live feeds) would pile them up.
+func (l *Log) deleteConsumer(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	_ = l.stream.DeleteConsumer(ctx, info.Name) // best effort: the server ends it anyway
+}
+
 // LastSeq returns the stream's last sequence: the position a reader must
 // reach to have seen every event acknowledged so far.
 func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
@@ -627,6 +640,7 @@ func (l *Log) records(ctx context.Context, cfg jetstream.OrderedConsumerConfig, 
 	stop := context.AfterFunc(ctx, it.Stop)
 	return func(yield func(Record) bool) {
 		defer stop()
+		defer l.deleteConsumer(cons)
 		defer it.Stop()
 		for {
 			msg, err := it.Next()
