@@ -32,6 +32,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		need, open := requiredScope(r)
+		for _, pg := range s.Pages {
+			if pg.Open && pg.matches(r.URL.Path) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+				open = true
+			}
+		}
 		if open {
 			next.ServeHTTP(w, r)
 			return

@@ -62,11 +62,35 @@ type Server struct {
 	Keys *apikey.Set
 	// MaxFeeds caps the live feeds open at once; zero: no cap.
 	MaxFeeds int
+	// Version is arbor's version, as /health reports it.
+	Version string
+	// Pages are served beside the API: the OpenAPI document and its
+	// reference, metrics, the lineage browser.
+	Pages []Page
 
 	feeds     atomic.Int64  // live feeds open
 	closing   chan struct{} // closed by CloseStreams; see streamsDone
 	initOnce  sync.Once
 	closeOnce sync.Once
+}
+
+// Page is a handler served beside the API at Path, for Method (GET and
+// HEAD when empty). A Path ending in "/*filepath" serves everything under
+// it. An Open page needs no API key; any other needs a key with the read
+// scope once keys are set.
+type Page struct {
+	Method  string
+	Path    string
+	Handler http.Handler
+	Open    bool
+}
+
+// matches reports whether the request path p is one the page serves.
+func (pg Page) matches(p string) bool {
+	if prefix, ok := strings.CutSuffix(pg.Path, "*filepath"); ok {
+		return strings.HasPrefix(p, prefix)
+	}
+	return p == pg.Path
 }
 
 // streamsDone is closed once CloseStreams is called.
@@ -154,6 +178,15 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Handle(http.MethodGet, "/health", s.handle(s.health, false))
 	r.Handle(http.MethodHead, "/health", s.handle(s.health, false))
+	for _, pg := range s.Pages {
+		ms := []string{pg.Method}
+		if pg.Method == "" {
+			ms = []string{http.MethodGet, http.MethodHead}
+		}
+		for _, m := range ms {
+			r.Handler(m, pg.Path, pg.Handler)
+		}
+	}
 	return s.deadlines(s.authenticate(r))
 }
 

@@ -39,8 +39,9 @@ import (
 	"arbor/snapshot"
 )
 
-// version is arbor's version, as the NATS service reports it.
-const version = "0.3.0"
+// version is arbor's version, as the NATS service, /health and arbor
+// version report it; make build stamps it (-ldflags "-X main.version=...").
+var version = "0.3.0-dev"
 
 // eventHeadroom is what an event's headers and envelope take beside its
 // data, kept free below the server's maximum message size.
@@ -153,6 +154,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Blobs:      blobs,
 		Events:     feedLog,
 		MaxFeeds:   cmp.Or(m.Config.MaxFeeds, 256),
+		Version:    version,
 		Checks:     m.checks(),
 		SnapshotPosition: func() (uint64, bool) {
 			return m.saved.Load(), m.snaps != nil
