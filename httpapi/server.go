@@ -187,7 +187,7 @@ func (s *Server) Handler() http.Handler {
 			r.Handler(m, pg.Path, pg.Handler)
 		}
 	}
-	return s.deadlines(s.authenticate(r))
+	return s.logRequests(s.deadlines(s.authenticate(r)))
 }
 
 // deadlines bounds how long a request's body and its response may pause:

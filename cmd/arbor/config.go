@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -62,6 +63,8 @@ type Config struct {
 	// before it is deleted, and CollectEvery how often arbor looks for it;
 	// CollectEvery 0: never.
 	BlobGrace, CollectEvery time.Duration
+	// LogLevel is the least level logged: request lines are Info.
+	LogLevel slog.Level
 	// MaxFeeds caps the live feeds ($events) open at once.
 	MaxFeeds int
 	// SnapshotEvery is how many events apart the projection is saved to
@@ -210,6 +213,9 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	add("collect-every", "ARBOR_COLLECT_EVERY", func(n string) {
 		fs.DurationVar(&cfg.CollectEvery, n, cfg.CollectEvery,
 			"how often to delete stored content no live artifact refers to; 0: never (ARBOR_COLLECT_EVERY)")
+	})
+	add("log-level", "ARBOR_LOG_LEVEL", func(n string) {
+		fs.TextVar(&cfg.LogLevel, n, cfg.LogLevel, "the least level logged: debug, info (a line per request), warn or error (ARBOR_LOG_LEVEL)")
 	})
 	add("max-feeds", "ARBOR_MAX_FEEDS", func(n string) {
 		fs.IntVar(&cfg.MaxFeeds, n, cfg.MaxFeeds, "the most live feeds ($events) open at once; more answer 503 (ARBOR_MAX_FEEDS)")

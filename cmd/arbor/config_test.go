@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -123,6 +124,11 @@ func TestParseServeFlags(t *testing.T) {
 			want: with(func(c *Config) { c.NATSListen = "" }),
 		},
 		{
+			name: "quieter logs",
+			env:  map[string]string{"ARBOR_LOG_LEVEL": "warn"},
+			want: with(func(c *Config) { c.LogLevel = slog.LevelWarn }),
+		},
+		{
 			name: "another machine's clients with keys",
 			args: []string{"--addr", ":8000", "--api-keys-file", "keys.json", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
 			want: with(func(c *Config) { c.Addr, c.APIKeysFile, c.TLSCert, c.TLSKey = ":8000", "keys.json", "c.pem", "k.pem" }),
@@ -192,6 +198,7 @@ func TestParseServeFlagsRejects(t *testing.T) {
 		{name: "a NATS client certificate without its key", args: []string{"--nats-url", "n", "--nats-tls-cert", "c.pem"}, want: "--nats-tls-key"},
 		{name: "NATS credentials for the embedded server", args: []string{"--nats-creds", "a.creds"}, want: "--nats-url"},
 		{name: "NATS keys with an external server", args: []string{"--nats-url", "n", "--nats-keys", "k.json"}, want: "--nats-keys"},
+		{name: "an unknown log level", args: []string{"--log-level", "loud"}, want: "log-level"},
 		{name: "a blob grace shorter than a write", args: []string{"--blob-grace", "1m"}, want: "--blob-grace"},
 		{name: "a negative collection interval", args: []string{"--collect-every=-1s"}, want: "--collect-every"},
 		{name: "two ways to sign in", args: []string{"--nats-url", "n", "--nats-creds", "a", "--nats-user", "u"}, want: "one way"},

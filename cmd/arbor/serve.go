@@ -19,7 +19,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(c.stderr, nil))
+	logger := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if n, err := raiseFileLimit(); err != nil {
 		logger.Warn("open files: the limit could not be raised", "err", err)
 	} else if n > 0 {
