@@ -1,16 +1,24 @@
 # arbor: make run starts the service, make test runs every check.
 GO ?= go
 
-# The hierarchies make run starts with; override with make run HIERARCHIES=...
-HIERARCHIES ?= --hierarchy ml_pipeline=experiment,model,predictions --hierarchy documents=project,document,version
+# The hierarchies make run starts with, unless ARBOR_HIERARCHY says;
+# override with make run HIERARCHIES=... Every other ARBOR_* variable
+# reaches arbor serve as it is (README, "Running it").
+HIERARCHIES ?= $(if $(ARBOR_HIERARCHY),,--hierarchy ml_pipeline=experiment,model,predictions --hierarchy documents=project,document,version)
+
+# The version make build stamps into the binary: semantic versioning, as
+# the NATS service's discovery wants it, with the commit as build metadata.
+VERSION ?= 0.4.0-dev+$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 .PHONY: run test build bench clean
 
-run:
-	$(GO) run ./cmd/arbor serve --data-dir ./arbor-data $(HIERARCHIES)
+# arbor stops gracefully on Ctrl-C and exits 0: exec hands it the terminal's
+# signal without a make error on the way out.
+run: build
+	@exec bin/arbor serve $(HIERARCHIES)
 
 build:
-	$(GO) build -o bin/arbor ./cmd/arbor
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/arbor ./cmd/arbor
 
 test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -16,8 +16,10 @@ type checkResult struct {
 }
 
 type healthReport struct {
-	Status string                 `json:"status"`
-	Checks map[string]checkResult `json:"checks"`
+	Status string `json:"status"`
+	// Version is arbor's version, stamped at build time.
+	Version string                 `json:"version,omitempty"`
+	Checks  map[string]checkResult `json:"checks"`
 	// Position is the log position the projection has applied.
 	Position uint64 `json:"position"`
 	// IgnoredEvents counts the events up to Position that the projection
@@ -38,7 +40,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	var rep healthReport
 	s.Projection.Read(func(st *projection.State) {
 		// Both as of one position.
-		rep = healthReport{Status: "healthy", Checks: map[string]checkResult{},
+		rep = healthReport{Status: "healthy", Version: s.Version, Checks: map[string]checkResult{},
 			Position: st.Applied(), IgnoredEvents: st.Ignored()}
 	})
 	if s.SnapshotPosition != nil {

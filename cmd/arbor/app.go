@@ -41,7 +41,7 @@ import (
 
 // version is arbor's version, as the NATS service, /health and arbor
 // version report it; make build stamps it (-ldflags "-X main.version=...").
-var version = "0.3.0-dev"
+var version = "0.4.0-dev"
 
 // eventHeadroom is what an event's headers and envelope take beside its
 // data, kept free below the server's maximum message size.

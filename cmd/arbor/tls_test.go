@@ -93,6 +93,9 @@ func TestHTTPS(t *testing.T) {
 	c := newTestClient(t, in.m.BaseURL())
 	c.hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pki.pool}
 	c.waitHealthy(10 * time.Second)
+	if r := c.must(http.StatusOK, http.MethodGet, "/health", nil, nil); !strings.Contains(string(r.body), `"version":"`+version+`"`) {
+		t.Errorf("/health does not report version %s: %s", version, r.body)
+	}
 	var a testDoc
 	c.must(http.StatusCreated, http.MethodPost, testAPI, map[string]any{"data": map[string]any{"name": "over tls"}}, &a)
 	c.must(http.StatusOK, http.MethodGet, testAPI+"/"+a.ID, nil, nil)
