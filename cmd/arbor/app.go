@@ -242,6 +242,9 @@ func (m *Main) openNATS() error {
 		Users:    users,
 		MaxStore: m.Config.MaxStore,
 	})
+	if err != nil && m.Config.NATSListen != "" {
+		return fmt.Errorf("embedded NATS server on --nats-listen %s: %w", m.Config.NATSListen, err)
+	}
 	if err != nil {
 		return err
 	}
