@@ -108,6 +108,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		return err
 	}
 	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	s.allowOrigin(w, r)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -128,6 +129,22 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		}
 	}
 	return nil
+}
+
+// allowOrigin lets a page of r's origin read the answer, when the origin is
+// one of s.CORSOrigins.
+func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	for _, o := range s.CORSOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			return
+		}
+	}
 }
 
 // sseWriter writes a feed's messages and keep-alive comments, one at a

@@ -64,6 +64,9 @@ type Server struct {
 	MaxFeeds int
 	// Version is arbor's version, as /health reports it.
 	Version string
+	// CORSOrigins are the origins whose pages may read the live feed
+	// (Access-Control-Allow-Origin on $events); "*" is any.
+	CORSOrigins []string
 	// Pages are served beside the API: the OpenAPI document and its
 	// reference, metrics, the lineage browser.
 	Pages []Page

@@ -148,14 +148,15 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	api := &httpapi.Server{
-		Commands:   m.commands,
-		Queries:    &query.Service{Projection: m.proj, Hierarchies: hs, Blobs: blobs},
-		Projection: m.proj,
-		Blobs:      blobs,
-		Events:     feedLog,
-		MaxFeeds:   cmp.Or(m.Config.MaxFeeds, 256),
-		Version:    version,
-		Checks:     m.checks(),
+		Commands:    m.commands,
+		Queries:     &query.Service{Projection: m.proj, Hierarchies: hs, Blobs: blobs},
+		Projection:  m.proj,
+		Blobs:       blobs,
+		Events:      feedLog,
+		MaxFeeds:    cmp.Or(m.Config.MaxFeeds, 256),
+		Version:     version,
+		CORSOrigins: m.Config.CORSOrigins,
+		Checks:      m.checks(),
 		SnapshotPosition: func() (uint64, bool) {
 			return m.saved.Load(), m.snaps != nil
 		},

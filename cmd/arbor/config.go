@@ -63,6 +63,8 @@ type Config struct {
 	// before it is deleted, and CollectEvery how often arbor looks for it;
 	// CollectEvery 0: never.
 	BlobGrace, CollectEvery time.Duration
+	// CORSOrigins may read the live feed from a browser page.
+	CORSOrigins []string
 	// LogLevel is the least level logged: request lines are Info.
 	LogLevel slog.Level
 	// MaxFeeds caps the live feeds ($events) open at once.
@@ -213,6 +215,17 @@ func parseServeFlags(args []string, getenv func(string) (string, bool), stderr i
 	add("collect-every", "ARBOR_COLLECT_EVERY", func(n string) {
 		fs.DurationVar(&cfg.CollectEvery, n, cfg.CollectEvery,
 			"how often to delete stored content no live artifact refers to; 0: never (ARBOR_COLLECT_EVERY)")
+	})
+	add("cors-origin", "ARBOR_CORS_ORIGIN", func(n string) {
+		fs.Func(n, "an origin (https://dash.example) whose pages may read the live feed; repeatable, * for any (ARBOR_CORS_ORIGIN, comma-separated)",
+			func(v string) error {
+				for o := range strings.SplitSeq(v, ",") {
+					if o = strings.TrimSpace(o); o != "" {
+						cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+					}
+				}
+				return nil
+			})
 	})
 	add("log-level", "ARBOR_LOG_LEVEL", func(n string) {
 		fs.TextVar(&cfg.LogLevel, n, cfg.LogLevel, "the least level logged: debug, info (a line per request), warn or error (ARBOR_LOG_LEVEL)")

@@ -124,6 +124,11 @@ func TestParseServeFlags(t *testing.T) {
 			want: with(func(c *Config) { c.NATSListen = "" }),
 		},
 		{
+			name: "pages of other origins read the feed",
+			args: []string{"--cors-origin", "https://a.example", "--cors-origin", "https://b.example"},
+			want: with(func(c *Config) { c.CORSOrigins = []string{"https://a.example", "https://b.example"} }),
+		},
+		{
 			name: "quieter logs",
 			env:  map[string]string{"ARBOR_LOG_LEVEL": "warn"},
 			want: with(func(c *Config) { c.LogLevel = slog.LevelWarn }),
