@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,7 +44,18 @@ type Store struct {
 	obs    jetstream.ObjectStore
 	bucket string
 	stream jetstream.Stream // the bucket's stream, which readers read chunks from
+
+	stored atomic.Uint64 // bytes Put has taken in
+	read   atomic.Uint64 // bytes readers have handed out
 }
+
+// BytesStored counts the bytes of content Put has stored since Open: every
+// upload whole, content that was stored already too.
+func (s *Store) BytesStored() uint64 { return s.stored.Load() }
+
+// BytesRead counts the bytes of content readers have handed out since
+// Open, checked bytes only.
+func (s *Store) BytesRead() uint64 { return s.read.Load() }
 
 // Open opens the bucket, creating it if it does not exist, and returns the
 // store over it.
@@ -97,6 +109,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (Ref, error) 
 	if err != nil {
 		return Ref{}, fmt.Errorf("store content %s: %w", sha, err)
 	}
+	s.stored.Add(uint64(ref.Size))
 	return ref, nil
 }
 
@@ -186,7 +199,7 @@ func (s *Store) open(ctx context.Context, sha string) (*reader, error) {
 		cancel()
 		return nil, fmt.Errorf("open content %s: %w", sha, err)
 	}
-	return &reader{obj: c, cancel: cancel, sha: sha, size: int64(info.Size), hash: sha256.New()}, nil
+	return &reader{obj: c, cancel: cancel, sha: sha, size: int64(info.Size), hash: sha256.New(), handed: &s.read}, nil
 }
 
 // chunkWindow is how many chunks (128 KiB each) a reader holds at most
@@ -293,6 +306,8 @@ type reader struct {
 	hash   hash.Hash
 	done   bool  // all size bytes read and checked
 	err    error // sticks
+
+	handed *atomic.Uint64 // the store's count of bytes read, which Read adds to
 }
 
 func (r *reader) Read(p []byte) (int, error) {
@@ -314,12 +329,14 @@ func (r *reader) Read(p []byte) (int, error) {
 			return 0, r.fail(fmt.Errorf("%w: %s read back as content of digest %s", ErrCorrupt, r.sha, sum))
 		}
 		r.done = true
+		r.handed.Add(uint64(n))
 		return n, nil
 	case errors.Is(err, io.EOF):
 		return 0, r.fail(fmt.Errorf("%w: %s ends after %d of its %d bytes", ErrCorrupt, r.sha, r.n, r.size))
 	case err != nil:
 		return 0, r.fail(r.cause(err))
 	}
+	r.handed.Add(uint64(n))
 	return n, nil
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +17,8 @@ const HeaderRequestID = "X-Request-Id"
 
 // logRequests writes one line per request to s.Logger at level Info: its
 // method, route, status, the bytes of its response, how long it took and
-// its request id. (Requests that fail with a 5xx also get an Error line
-// saying why, from handle.)
+// its request id; and tells s.Observe. (Requests that fail with a 5xx also
+// get an Error line saying why, from handle.)
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
@@ -29,13 +29,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)
+		took, route := time.Since(start), s.Route(r.URL.Path)
+		if s.Observe != nil {
+			s.Observe(route, r.Method, rec.status, took)
+		}
 		if !s.Logger.Enabled(r.Context(), slog.LevelInfo) {
 			return
 		}
 		s.Logger.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("route", s.Route(r.URL.Path)),
+			slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
-			slog.Duration("duration", time.Since(start)), slog.String("request_id", id))
+			slog.Duration("duration", took), slog.String("request_id", id))
 	})
 }
 
@@ -62,7 +66,7 @@ type recorder struct {
 }
 
 func (w *recorder) WriteHeader(code int) {
-	if !w.wrote {
+	if !w.wrote && code >= 200 {
 		w.status, w.wrote = code, true
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -78,13 +82,12 @@ func (w *recorder) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Route is the route of a request path, for logs and metrics: artifact
-// ids stand as {id}, so that routes are few whatever the ids. A path arbor
-// does not serve is "other".
+// Route is the route of a request path as the router sees it (decoded:
+// "%24tree" is "$tree"), for logs and metrics: ids stand as {id}, and only
+// the routes arbor serves have their own; everything else is "other", so
+// that routes stay few whatever clients send. A malformed id is still
+// {id}, the route that answers it 400. Handler must have been called.
 func (s *Server) Route(path string) string {
-	if p, err := url.PathUnescape(path); err == nil {
-		path = p
-	}
 	if path == "/health" || path == base {
 		return path
 	}
@@ -97,19 +100,30 @@ func (s *Server) Route(path string) string {
 	if !ok {
 		return "other"
 	}
-	parts := strings.Split(rest, "/")
-	out := base
-	for i, p := range parts {
-		switch {
-		case i > 1:
-			return "other"
-		case strings.HasPrefix(p, "$") && len(p) <= len("$download"):
-			out += "/" + p
-		case i == 0 && p != "":
-			out += "/{id}"
-		default:
-			return "other"
-		}
+	seg, op, nested := strings.Cut(rest, "/")
+	switch {
+	case seg == "" || strings.Contains(op, "/"):
+		return "other"
+	case !nested && strings.HasPrefix(seg, "$"):
+		return known(base+"/", seg, s.routes.actions)
+	case strings.HasPrefix(seg, "$"):
+		return "other"
+	case !nested:
+		return base + "/{id}"
 	}
-	return out
+	return known(base+"/{id}/", op, s.routes.ops)
+}
+
+// routeNames are the names of the actions ($tree of the collection) and
+// ops ($tree of an artifact) Handler serves.
+type routeNames struct {
+	actions, ops []string
+}
+
+// known is prefix+name if name is one of names, else "other".
+func known(prefix, name string, names []string) string {
+	if slices.Contains(names, name) {
+		return prefix + name
+	}
+	return "other"
 }

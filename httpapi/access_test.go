@@ -94,18 +94,43 @@ func TestRequestLog(t *testing.T) {
 	}
 }
 
-// Routes stay few whatever the ids and paths asked for.
+// Routes stay few whatever the ids and paths asked for: only the routes
+// arbor serves have their own.
 func TestRoute(t *testing.T) {
-	srv := &httpapi.Server{}
+	srv := &httpapi.Server{Pages: []httpapi.Page{
+		{Path: "/metrics", Handler: http.NotFoundHandler()},
+		{Path: "/docs/*filepath", Handler: http.NotFoundHandler()},
+	}}
+	srv.Handler()
+	const id = "01KBX3R6ZQ5J8W2M4N7P9T1V3Y"
 	for path, want := range map[string]string{
-		"/health":                               "/health",
-		base:                                    base,
-		base + "/" + unknownID:                  base + "/{id}",
-		base + "/" + unknownID + "/%24download": base + "/{id}/$download",
-		base + "/$stats":                        base + "/$stats",
-		base + "/x/y/z":                         "other",
-		"/wp-admin.php":                         "other",
-		base + "/" + unknownID + "/$" + strings.Repeat("x", 40): "other",
+		base:                           base,
+		base + "/":                     "other",
+		base + "/" + id:                base + "/{id}",
+		base + "/not-an-id":            base + "/{id}", // answered 400 there
+		base + "/$tree":                base + "/$tree",
+		base + "/$stats":               base + "/$stats",
+		base + "/$schema":              base + "/$schema",
+		base + "/$events":              base + "/$events",
+		base + "/$expand":              "other",
+		base + "/$zzzz":                "other",
+		base + "/$tree/x":              "other",
+		base + "/" + id + "/$tree":     base + "/{id}/$tree",
+		base + "/" + id + "/$expand":   base + "/{id}/$expand",
+		base + "/" + id + "/$content":  base + "/{id}/$content",
+		base + "/" + id + "/$download": base + "/{id}/$download",
+		base + "/" + id + "/$stats":    "other",
+		base + "/" + id + "/%24tree":   "other", // escaped twice by the client
+		base + "/" + id + "/":          "other",
+		base + "/" + id + "/$tree/x":   "other",
+		base + "x":                     "other",
+		"/health":                      "/health",
+		"/metrics":                     "/metrics",
+		"/metrics/x":                   "other",
+		"/docs/":                       "/docs/*filepath",
+		"/docs/a/b.html":               "/docs/*filepath",
+		"/":                            "other",
+		"/wp-admin.php":                "other",
 	} {
 		if got := srv.Route(path); got != want {
 			t.Errorf("Route(%q) = %q, want %q", path, got, want)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -70,6 +71,11 @@ type Server struct {
 	// Pages are served beside the API: the OpenAPI document and its
 	// reference, metrics, the lineage browser.
 	Pages []Page
+	// Observe, if set, is told of every request answered: its route (see
+	// Route), method, status and how long it took.
+	Observe func(route, method string, status int, took time.Duration)
+
+	routes routeNames // what Route knows, set by Handler
 
 	feeds     atomic.Int64  // live feeds open
 	closing   chan struct{} // closed by CloseStreams; see streamsDone
@@ -156,6 +162,7 @@ func (s *Server) Handler() http.Handler {
 		"$download": {http.MethodGet: s.download},
 		"$content":  {http.MethodPut: s.putContent},
 	}
+	s.routes = routeNames{actions: slices.Sorted(maps.Keys(actions)), ops: slices.Sorted(maps.Keys(ops))}
 	item := s.handle(func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) error {
 		id := ps.ByName("id")
 		if strings.HasPrefix(id, "$") {

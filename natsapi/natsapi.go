@@ -41,6 +41,10 @@ type Service struct {
 	Timeout time.Duration
 	Version string
 	Logger  *slog.Logger
+	// Observe, if set, is told of every request answered: its endpoint
+	// (create, get, ...), its status (200, or its problem's) and how long
+	// it took from its arrival. It is called concurrently.
+	Observe func(endpoint string, status int, took time.Duration)
 
 	nc        *nats.Conn
 	svc       micro.Service
@@ -81,6 +85,7 @@ func (s *Service) Start(nc *nats.Conn) error {
 		// The reply is published from there (see reply), not through the
 		// request, whose state micro reads once the handler returns.
 		err := g.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
+			start := time.Now()
 			if strings.HasPrefix(req.Reply(), "$JS.") {
 				// A stored message a JetStream consumer delivers here, not
 				// a request: a consumer may deliver to any subject, and a
@@ -91,7 +96,7 @@ func (s *Service) Start(nc *nats.Conn) error {
 			if s.stopping {
 				// Stop has begun: micro may still hand over queued requests.
 				s.mu.Unlock()
-				s.fail(req, api.Unavailable("arbor is shutting down; nothing was written, retrying is safe"))
+				s.observe(name, start, s.fail(req, api.Unavailable("arbor is shutting down; nothing was written, retrying is safe")))
 				return
 			}
 			s.inflight.Add(1)
@@ -99,7 +104,7 @@ func (s *Service) Start(nc *nats.Conn) error {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; s.inflight.Done() }()
-				s.serve(req, h)
+				s.observe(name, start, s.serve(req, h))
 			}()
 		}))
 		if err != nil {
@@ -133,7 +138,15 @@ func (s *Service) Stop(ctx context.Context) error {
 	return err
 }
 
-func (s *Service) serve(req micro.Request, h handlerFunc) {
+// observe tells Observe, if set, of a request answered with status.
+func (s *Service) observe(endpoint string, start time.Time, status int) {
+	if s.Observe != nil {
+		s.Observe(endpoint, status, time.Since(start))
+	}
+}
+
+// serve answers req with h and returns the status of the answer.
+func (s *Service) serve(req micro.Request, h handlerFunc) int {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
 	go func() {
@@ -145,19 +158,18 @@ func (s *Service) serve(req micro.Request, h handlerFunc) {
 	}()
 	v, pos, err := s.consistent(ctx, req, h)
 	if err != nil {
-		s.fail(req, err)
-		return
+		return s.fail(req, err)
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
-		s.fail(req, err)
-		return
+		return s.fail(req, err)
 	}
 	hdr := nats.Header{"Content-Type": {"application/json"}}
 	if pos != 0 {
 		hdr.Set(api.HeaderPosition, strconv.FormatUint(pos, 10))
 	}
 	s.reply(req, hdr, body)
+	return 200
 }
 
 // reply answers req. (micro's service statistics then count requests but
@@ -182,8 +194,9 @@ func (s *Service) consistent(ctx context.Context, req micro.Request, h handlerFu
 }
 
 // fail replies with err as a problem: the problem's status and title in
-// the micro error headers, the problem details as the body.
-func (s *Service) fail(req micro.Request, err error) {
+// the micro error headers, the problem details as the body. It returns
+// the problem's status.
+func (s *Service) fail(req micro.Request, err error) int {
 	p := api.ProblemFor(err)
 	p.Instance = req.Subject()
 	if p.Status >= 500 {
@@ -194,6 +207,7 @@ func (s *Service) fail(req micro.Request, err error) {
 	hdr.Set(micro.ErrorCodeHeader, strconv.Itoa(p.Status))
 	hdr.Set(micro.ErrorHeader, p.Title+": "+p.Detail)
 	s.reply(req, hdr, body)
+	return p.Status
 }
 
 func (s *Service) create(ctx context.Context, req micro.Request) (any, uint64, error) {

@@ -33,6 +33,7 @@ import (
 	"arbor/internal/natsauth"
 	"arbor/internal/natsserver"
 	"arbor/kvview"
+	"arbor/metrics"
 	"arbor/natsapi"
 	"arbor/projection"
 	"arbor/query"
@@ -136,8 +137,9 @@ func (m *Main) Open(ctx context.Context) error {
 		m.goRun(runCtx, "blob collector", m.collectEvery)
 	}
 
+	met := metrics.New()
 	m.commands = &command.Handler{
-		Log: m.log, Projection: m.proj, Hierarchies: hs,
+		Log: met.Appender(m.log), Projection: m.proj, Hierarchies: hs,
 		NewID: ulid.Make, Now: time.Now,
 		MaxData: int(m.nc.MaxPayload()) - eventHeadroom,
 		Blobs:   blobs,
@@ -174,10 +176,15 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.Logger.Info("HTTP API keys loaded", "file", m.Config.APIKeysFile, "keys", api.Keys.Len())
 	}
+	api.Pages = append(api.Pages, httpapi.Page{Path: "/metrics", Handler: met.Handler()}) // behind a read key
+	api.Observe = met.ObserveHTTP
+	met.Projection, met.Log, met.Hierarchies = m.proj, m.log, hs
+	met.Feeds, met.Content, met.Version = api.Feeds, blobs, version
 	m.api = api
 	m.nats = &natsapi.Service{
 		Commands: api.Commands, Queries: api.Queries, Projection: m.proj, Blobs: blobs,
 		Wait: m.Config.Wait, Timeout: m.writeTimeout(), Version: version, Logger: m.Logger.WithGroup("nats_api"),
+		Observe: met.ObserveNATS,
 	}
 	if err := m.nats.Start(m.nc); err != nil {
 		return fmt.Errorf("nats service: %w", err)

@@ -208,6 +208,12 @@ func TestServeWithKeys(t *testing.T) {
 	if r := in.c.do(http.MethodGet, testAPI, nil, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("list without a key: %s", r)
 	}
+	if r := in.c.do(http.MethodGet, "/metrics", nil, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("/metrics without a key: %s", r)
+	}
+	if r := in.c.do(http.MethodGet, "/metrics", nil, map[string]string{"X-API-Key": key}); r.status != http.StatusOK {
+		t.Fatalf("/metrics with a key: %s", r)
+	}
 	r := in.c.do(http.MethodPost, testAPI, map[string]any{"data": map[string]any{}}, map[string]string{"X-API-Key": key})
 	if r.status != http.StatusCreated {
 		t.Fatalf("create with a write key: %s", r)
