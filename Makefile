@@ -31,3 +31,22 @@ bench:
 
 clean:
 	rm -rf bin arbor-data
+
+# The renderer of /docs (httpapi/docs/README.md): the npm package
+# swagger-ui-dist at this version, its files copied unchanged into
+# httpapi/docs, where go:embed takes them.
+SWAGGER_UI_VERSION ?= 5.35.0
+
+.PHONY: docs-assets
+docs-assets:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	npm install --prefix "$$tmp" --no-save --no-audit --no-fund --ignore-scripts swagger-ui-dist@$(SWAGGER_UI_VERSION) && \
+	for f in swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE; do \
+		cp "$$tmp/node_modules/swagger-ui-dist/$$f" httpapi/docs/ || exit 1; \
+	done && echo "httpapi/docs: swagger-ui-dist $(SWAGGER_UI_VERSION)"
+
+# The lineage browser (web/README.md): rebuild web/dist, which go:embed
+# takes, from web/src with the npm packages web/package-lock.json pins.
+.PHONY: ui
+ui:
+	cd web && npm ci --no-audit --no-fund && npm run build

@@ -38,6 +38,7 @@ import (
 	"arbor/projection"
 	"arbor/query"
 	"arbor/snapshot"
+	"arbor/web"
 )
 
 // version is arbor's version, as the NATS service, /health and arbor
@@ -177,6 +178,7 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Logger.Info("HTTP API keys loaded", "file", m.Config.APIKeysFile, "keys", api.Keys.Len())
 	}
 	api.Pages = append(api.Pages, httpapi.Page{Path: "/metrics", Handler: met.Handler()}) // behind a read key
+	api.Pages = append(api.Pages, web.Pages()...)                                         // the lineage browser
 	api.Observe = met.ObserveHTTP
 	met.Projection, met.Log, met.Hierarchies = m.proj, m.log, hs
 	met.Feeds, met.Content, met.Version = api.Feeds, blobs, version

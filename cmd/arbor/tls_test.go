@@ -208,6 +208,9 @@ func TestServeWithKeys(t *testing.T) {
 	if r := in.c.do(http.MethodGet, testAPI, nil, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("list without a key: %s", r)
 	}
+	if r := in.c.do(http.MethodGet, "/", nil, nil); r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("the lineage browser without a key: %d %s", r.status, r.header.Get("Content-Type"))
+	}
 	if r := in.c.do(http.MethodGet, "/metrics", nil, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("/metrics without a key: %s", r)
 	}
