@@ -37,6 +37,8 @@ var (
 
 const (
 	dataFrameType = "application/vnd.chapkit.dataframe+json"
+	// serverVersion is the version the test servers report.
+	serverVersion = "1.2.3-test"
 	// unknownID is a valid ULID no test creates.
 	unknownID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 )
@@ -84,6 +86,7 @@ func (e *env) server(st *arbortest.Stack) *httpapi.Server {
 	e.t.Helper()
 	srv := st.API()
 	srv.MaxContent = 64 << 20
+	srv.Version = serverVersion
 	srv.Checks = []httpapi.Check{{Name: "switch", Critical: true, Run: func(context.Context) error {
 		if e.unhealthy.Load() {
 			return errors.New("switched off")
@@ -423,13 +426,13 @@ func TestTreeExpandMetadataStatsHealth(t *testing.T) {
 	}
 
 	h, err := e.c.Health(ctx)
-	if err != nil || h.Status != "healthy" || h.Checks["switch"].State != "healthy" {
-		t.Fatalf("Health = %+v, %v", h, err)
+	if err != nil || h.Status != "healthy" || h.Checks["switch"].State != "healthy" || h.Version != serverVersion {
+		t.Fatalf("Health = %+v, %v; want healthy, version %s", h, err, serverVersion)
 	}
 	e.unhealthy.Store(true)
 	h, err = e.c.Health(ctx)
 	wantProblem(t, "Health when unhealthy", err, http.StatusServiceUnavailable, client.TypeUnavailable)
-	if h.Status != "unhealthy" || h.Checks["switch"].Message != "switched off" {
+	if h.Status != "unhealthy" || h.Checks["switch"].Message != "switched off" || h.Version != serverVersion {
 		t.Fatalf("Health when unhealthy = %+v", h)
 	}
 }

@@ -187,6 +187,9 @@ type Health struct {
 	// "unhealthy".
 	Status string                 `json:"status"`
 	Checks map[string]HealthCheck `json:"checks"`
+	// Version is the version of arbor answering; empty when it does not
+	// say.
+	Version string `json:"version,omitempty"`
 }
 
 // HealthCheck is the outcome of one named check.

@@ -171,7 +171,7 @@ func TestCLICreateGetList(t *testing.T) {
 	}
 	out = e.ok("list", "--all", "--size", "2")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 1+len(all) || strings.Join(strings.Fields(lines[0]), " ") != "ID LEVEL HIERARCHY VERSION CREATED_AT TAGS" {
+	if len(lines) != 1+len(all) || strings.Join(strings.Fields(lines[0]), " ") != "ID LEVEL LABEL HIERARCHY VERSION CREATED_AT TAGS" {
 		t.Fatalf("list --all printed\n%s\nwant a header and %d rows", out, len(all))
 	}
 	for i, line := range lines[1:] {
@@ -180,7 +180,11 @@ func TestCLICreateGetList(t *testing.T) {
 		if tags == "" {
 			tags = "-"
 		}
-		want := []string{d.ID, fmt.Sprint(d.Level), d.Hierarchy, fmt.Sprint(d.Version), d.CreatedAt.Format(client.TimeFormat), tags}
+		x, err := e.c.Expand(t.Context(), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{d.ID, fmt.Sprint(d.Level), x.LevelLabel, d.Hierarchy, fmt.Sprint(d.Version), d.CreatedAt.Format(client.TimeFormat), tags}
 		if got := strings.Fields(line); !slices.Equal(got, want) {
 			t.Fatalf("list --all row %d: %q, want %q", i, got, want)
 		}
@@ -188,6 +192,11 @@ func TestCLICreateGetList(t *testing.T) {
 	for _, id := range ids {
 		if !strings.Contains(out, id) {
 			t.Fatalf("list --all does not show %s:\n%s", id, out)
+		}
+	}
+	for _, row := range []struct{ id, label string }{{exp, "experiment"}, {model.ID, "model"}} {
+		if !slices.ContainsFunc(lines, func(l string) bool { f := strings.Fields(l); return f[0] == row.id && f[2] == row.label }) {
+			t.Fatalf("list --all does not label %s %s:\n%s", row.id, row.label, out)
 		}
 	}
 	out = e.ok("list", "--page", "2", "--size", "2")
@@ -245,6 +254,13 @@ func TestCLITree(t *testing.T) {
 		"└── model " + m2 + ` {"model_type":"RandomForest"} (children not loaded)` + "\n"
 	if got := e.ok("tree", exp, "--max-depth", "1"); got != want {
 		t.Fatalf("tree --max-depth 1 printed\n%s\nwant\n%s", got, want)
+	}
+	// --wide: the data whole.
+	want = "experiment " + exp + ` {"experiment_name":"weather_forecast","description":"hourly temperatures for Oslo"}` + "\n" +
+		"├── model " + m1 + ` {"model_type":"LinearRegression","metrics":{"rmse":0.25}} (children not loaded)` + "\n" +
+		"└── model " + m2 + ` {"model_type":"RandomForest"} (children not loaded)` + "\n"
+	if got := e.ok("tree", exp, "--max-depth", "1", "--wide"); got != want {
+		t.Fatalf("tree --wide printed\n%s\nwant\n%s", got, want)
 	}
 	out := e.ok("tree", "--json", "--max-depth", "1", exp)
 	raw := e.in.c.must(http.StatusOK, http.MethodGet, testAPI+"/"+exp+"/$tree?max_depth=1", nil, nil)
@@ -387,6 +403,7 @@ func TestCLIWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	expPos := e.c.Position()
 	model, err := e.c.Create(ctx, client.CreateRequest{ParentID: exp.ID, Data: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +414,7 @@ func TestCLIWatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, fmt.Sprintf("%d artifact.created ml_pipeline/predictions %s\n", e.c.Position(), p.ID))
+		want = append(want, fmt.Sprintf("%d artifact.created ml_pipeline/predictions %s parent %s {\"n\":1}\n", e.c.Position(), p.ID, model.ID))
 	}
 	e.waitLines(out, 2)
 	r := stop()
@@ -418,6 +435,46 @@ func TestCLIWatch(t *testing.T) {
 		ce["specversion"] != "1.0" || ce["type"] != "artifact.updated" || ce["subject"] != model.ID ||
 		ce["sequence"] != fmt.Sprint(pos) || ce["hierarchy"] != "ml_pipeline" || ce["levellabel"] != "model" {
 		t.Fatalf("watch --json: %v", r)
+	}
+
+	// Each event's parent: recorded by a creation, remembered for the
+	// artifact's later events, else read from arbor (? once deleted);
+	// data cut unless --wide.
+	long := strings.Repeat("x", 80)
+	leaf, err := e.c.Create(ctx, client.CreateRequest{ParentID: model.ID, Data: map[string]any{"note": long}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := e.c.Position()
+	if _, err := e.c.Update(ctx, leaf.ID, client.UpdateRequest{Data: map[string]any{"note": "short"}}); err != nil {
+		t.Fatal(err)
+	}
+	updated := e.c.Position()
+	if err := e.c.Delete(ctx, leaf.ID); err != nil {
+		t.Fatal(err)
+	}
+	deleted := e.c.Position()
+	prefix := func(pos uint64, typ string) string {
+		return fmt.Sprintf("%d artifact.%s ml_pipeline/predictions %s parent ", pos, typ, leaf.ID)
+	}
+	cut := `{"note":"` + long[:60-len(`{"note":"`)-1] + "…"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--artifact", leaf.ID}, prefix(created, "created") + model.ID + " " + cut + "\n" +
+			prefix(updated, "updated") + model.ID + ` {"note":"short"}` + "\n" +
+			prefix(deleted, "deleted") + model.ID + "\n"},
+		{[]string{"--artifact", leaf.ID, "--wide", "--type", "created"}, prefix(created, "created") + model.ID + ` {"note":"` + long + `"}` + "\n"},
+		{[]string{"--artifact", leaf.ID, "--type", "deleted"}, prefix(deleted, "deleted") + "?\n"},
+		{[]string{"--artifact", exp.ID}, fmt.Sprintf("%d artifact.created ml_pipeline/experiment %s parent - {}\n", expPos, exp.ID)},
+		{[]string{"--artifact", model.ID, "--type", "updated"}, fmt.Sprintf("%d artifact.updated ml_pipeline/model %s parent %s {\"v\":2}\n", pos, model.ID, exp.ID)},
+	} {
+		out, stop := e.watch(append([]string{"--since", "0"}, c.args...)...)
+		e.waitLines(out, strings.Count(c.want, "\n"))
+		if r := stop(); r.err != nil || r.stdout != c.want || r.stderr != "" {
+			t.Errorf("watch %q: %v\nwant stdout\n%s", c.args, r, c.want)
+		}
 	}
 
 	// Without --since, only new events.
@@ -470,15 +527,23 @@ func TestCLIErrors(t *testing.T) {
 	if exitCode(r.err) != 1 || r.stderr != "arbor: 400 Invalid ULID: Invalid ULID format: nope\n" {
 		t.Fatalf("tree of a malformed id: %v", r)
 	}
-	r = e.run("create", "--tag", "no way", "--parent", unknown)
-	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "arbor: 422 Validation Failed: ") ||
-		!strings.Contains(r.stderr, "\n  tags[0]: only letters, digits, '-' and '_'\n") {
-		t.Fatalf("create with a bad tag: %v", r)
+	// A problem with field errors: its status, then each field once.
+	r = e.run("create", "--tag", "no way", "--data", `{"n": 1}`)
+	if want := "arbor: 422 Validation Failed\n  tags[0]: only letters, digits, '-' and '_'\n"; exitCode(r.err) != 1 || r.stderr != want || r.stdout != "" {
+		t.Fatalf("create with a bad tag: %v\nwant stderr\n%s", r, want)
+	}
+	r = e.run("create", "--tag", "no way", "--tag", "nor/this")
+	if want := "arbor: 422 Validation Failed\n  tags[0]: only letters, digits, '-' and '_'\n  tags[1]: only letters, digits, '-' and '_'\n"; exitCode(r.err) != 1 || r.stderr != want {
+		t.Fatalf("create with two bad tags: %v\nwant stderr\n%s", r, want)
+	}
+	r = e.run("create", "--parent", unknown)
+	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "arbor: 422 Validation Failed\n  parent_id: ") || strings.Count(r.stderr, "\n") != 2 {
+		t.Fatalf("create under an unknown parent: %v", r)
 	}
 	exp := e.createID()
 	e.createID("--parent", exp)
 	r = e.run("watch", "--type", "exploded")
-	if exitCode(r.err) != 1 || !strings.Contains(r.stderr, "arbor: 422 Validation Failed: type: ") {
+	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "arbor: 422 Validation Failed") || strings.Count(r.stderr, "type: ") != 1 {
 		t.Fatalf("watch --type exploded: %v", r)
 	}
 
@@ -488,12 +553,24 @@ func TestCLIErrors(t *testing.T) {
 		{"get"},
 		{"get", exp, exp},
 		{"tree", "--max-depth", "x", exp},
-		{"create", "--data", "{not json"},
 		{"create", "--content-type", "text/plain"},
 		{"list", "--size", "0"},
 		{"list", "extra"},
 		{"watch", "--since", "-1"},
 		{"download"},
+		{"update", exp},
+		{"update", "--data", "{}"},
+		{"update", exp, "--data", "{}", "--if-match", "-1"},
+		{"delete"},
+		{"delete", exp, "--if-match", "x"},
+		{"attach", exp},
+		{"attach", exp, "a", "b"},
+		{"metadata"},
+		{"expand"},
+		{"stats", exp},
+		{"version", "extra"},
+		{"completion"},
+		{"completion", "fish"},
 	} {
 		r := e.run(args[0], args[1:]...)
 		if !errors.Is(r.err, errUsage) || exitCode(r.err) != 2 || !strings.Contains(r.stderr, "Usage: arbor "+args[0]) || r.stdout != "" {
@@ -504,6 +581,23 @@ func TestCLIErrors(t *testing.T) {
 	if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "Usage: arbor get [flags] ID") || !strings.Contains(r.stderr, "-json") {
 		t.Fatalf("get -h: %v", r)
 	}
+	// Malformed --data: the JSON error in one line, exit status 2, no
+	// usage; nothing is written.
+	before := len(e.in.c.listAll())
+	for _, c := range []struct{ args []string }{
+		{[]string{"create", "--data", "{not json"}},
+		{[]string{"update", exp, "--data", "{not json"}},
+	} {
+		r := e.run(c.args[0], c.args[1:]...)
+		want := "arbor: --data is not valid JSON: invalid character 'n' looking for beginning of object key string (at byte 2)\n"
+		if exitCode(r.err) != 2 || r.stderr != want || r.stdout != "" {
+			t.Errorf("arbor %q: %v\nwant stderr %q and exit status 2", c.args, r, want)
+		}
+	}
+	if after := len(e.in.c.listAll()); after != before || e.get(exp).Version != 1 {
+		t.Fatalf("malformed --data wrote: %d artifacts, then %d; version %d", before, after, e.get(exp).Version)
+	}
+
 	// A file that cannot be read is not a usage mistake.
 	r = e.run("create", "--data", "@"+filepath.Join(t.TempDir(), "missing.json"))
 	if exitCode(r.err) != 1 || !strings.HasPrefix(r.stderr, "arbor: read --data: ") {
@@ -516,9 +610,11 @@ func TestCLIErrors(t *testing.T) {
 
 	// No arbor there: exit status 1.
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"list", "--url", "http://" + freePort(t)}, &stdout, &stderr)
-	if exitCode(err) != 1 || !strings.HasPrefix(stderr.String(), "arbor: ") || !strings.Contains(stderr.String(), "connect") {
-		t.Fatalf("list with no arbor: %v %q", err, stderr.String())
+	nowhere := "http://" + freePort(t)
+	err := run(t.Context(), []string{"list", "--url", nowhere}, &stdout, &stderr)
+	if want := "arbor: no arbor answers at " + nowhere + " (connection refused): start one with arbor serve, " +
+		"or give its URL with --url or ARBOR_URL\n"; exitCode(err) != 1 || stderr.String() != want || stdout.Len() != 0 {
+		t.Fatalf("list with no arbor: %v %q\nwant %q", err, stderr.String(), want)
 	}
 
 	// ARBOR_URL is the default --url; host:port is enough.

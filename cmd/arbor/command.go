@@ -36,3 +36,9 @@ func usagef(format string, args ...any) error {
 
 // errUsage is a command line arbor cannot run, whose usage is printed.
 var errUsage = &exitError{code: 2, err: fmt.Errorf("usage")}
+
+// badArgf is an argument a command finds wrong that its usage would not
+// explain (malformed JSON, say): one line on stderr, exit code 2.
+func badArgf(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -49,7 +50,7 @@ func (cl *cli) create(fs *flag.FlagSet, g *globalFlags) func(context.Context, *c
 			}
 			a, err = c.Create(ctx, req)
 		} else {
-			a, err = createWithFile(ctx, c, req, *file, *ctype)
+			a, err = cl.createWithFile(ctx, c, req, *file, *ctype)
 		}
 		if err != nil {
 			return err
@@ -62,19 +63,52 @@ func (cl *cli) create(fs *flag.FlagSet, g *globalFlags) func(context.Context, *c
 	}
 }
 
-func createWithFile(ctx context.Context, c *client.Client, req client.CreateRequest, path, ctype string) (client.Artifact, error) {
-	f, err := os.Open(path)
+// createWithFile creates the artifact req with the content of the file at
+// path, of ctype (default: by the file's extension).
+func (cl *cli) createWithFile(ctx context.Context, c *client.Client, req client.CreateRequest, path, ctype string) (client.Artifact, error) {
+	f, size, err := openContent(path)
 	if err != nil {
 		return client.Artifact{}, err
 	}
 	defer f.Close()
+	r, done := cl.progressReader(f, size, "upload "+filepath.Base(path))
+	a, err := c.CreateWithContent(ctx, req, contentType(path, ctype), r)
+	done(err == nil)
+	return a, err
+}
+
+// openContent opens the regular file at path and returns its size.
+func openContent(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s is a directory", path)
+	}
+	size := fi.Size()
+	if !fi.Mode().IsRegular() {
+		size = -1 // a pipe, say: read to its end
+	}
+	return f, size, nil
+}
+
+// contentType is ctype, else the type of path's extension, else
+// application/octet-stream.
+func contentType(path, ctype string) string {
 	if ctype == "" {
 		ctype = mime.TypeByExtension(filepath.Ext(path))
 	}
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
-	return c.CreateWithContent(ctx, req, ctype, f)
+	return ctype
 }
 
 // readData reads the --data of create: inline JSON, @FILE, or - for
@@ -99,7 +133,17 @@ func (cl *cli) readData(v string) (json.RawMessage, error) {
 		b = []byte(v)
 	}
 	if !json.Valid(b) {
-		return nil, usagef("--data is not valid JSON: %s", shorten(string(bytes.TrimSpace(b)), treeDataWidth))
+		return nil, badArgf("--data is not valid JSON: %s", jsonError(b))
 	}
 	return json.RawMessage(b), nil
+}
+
+// jsonError says what is wrong with b, which is not valid JSON, and where.
+func jsonError(b []byte) string {
+	err := json.Unmarshal(b, new(any))
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) && len(bytes.TrimSpace(b)) > 0 {
+		return fmt.Sprintf("%v (at byte %d)", err, syntax.Offset)
+	}
+	return fmt.Sprint(err)
 }

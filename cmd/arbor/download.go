@@ -29,10 +29,6 @@ func (cl *cli) download(fs *flag.FlagSet, g *globalFlags) func(context.Context, 
 			return err
 		}
 		defer d.Body.Close()
-		if *out == "-" {
-			_, err := io.Copy(cl.stdout, d.Body)
-			return err
-		}
 		path := *out
 		if path == "" {
 			// Only a plain name from the server: never a path.
@@ -41,7 +37,18 @@ func (cl *cli) download(fs *flag.FlagSet, g *globalFlags) func(context.Context, 
 				path = "artifact_" + args[0]
 			}
 		}
-		n, err := writeFile(path, d.Body)
+		what := "download " + path
+		if path == "-" {
+			what = "download " + args[0]
+		}
+		body, done := cl.progressReader(d.Body, d.Size, what)
+		if path == "-" {
+			_, err := io.Copy(cl.stdout, body)
+			done(err == nil)
+			return err
+		}
+		n, err := writeFile(path, body)
+		done(err == nil)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"arbor/client"
@@ -28,22 +29,28 @@ func (cl *cli) get(_ *flag.FlagSet, g *globalFlags) func(context.Context, *clien
 		if g.json {
 			return cl.printJSON(a)
 		}
-		parent, tags := a.ParentID, strings.Join(a.Tags, ", ")
-		if parent == "" {
-			parent = "- (a root)"
-		}
-		if tags == "" {
-			tags = "-"
-		}
-		var data bytes.Buffer
-		if err := json.Indent(&data, a.Data, "  ", "  "); err != nil {
-			data.Reset()
-			data.Write(a.Data)
-		}
-		_, err = fmt.Fprintf(cl.stdout, "id:         %s\nparent:     %s\nhierarchy:  %s\nlevel:      %d\n"+
-			"version:    %d\ncreated_at: %s\nupdated_at: %s\ntags:       %s\ndata:\n  %s\n",
-			a.ID, parent, a.Hierarchy, a.Level, a.Version,
-			a.CreatedAt.UTC().Format(client.TimeFormat), a.UpdatedAt.UTC().Format(client.TimeFormat), tags, data.Bytes())
-		return err
+		return cl.printArtifact(a, strconv.Itoa(a.Level))
 	}
+}
+
+// printArtifact writes a as get and expand show it, its data in full,
+// level as the level line says it.
+func (cl *cli) printArtifact(a client.Artifact, level string) error {
+	parent, tags := a.ParentID, strings.Join(a.Tags, ", ")
+	if parent == "" {
+		parent = "- (a root)"
+	}
+	if tags == "" {
+		tags = "-"
+	}
+	var data bytes.Buffer
+	if err := json.Indent(&data, a.Data, "  ", "  "); err != nil {
+		data.Reset()
+		data.Write(a.Data)
+	}
+	_, err := fmt.Fprintf(cl.stdout, "id:         %s\nparent:     %s\nhierarchy:  %s\nlevel:      %s\n"+
+		"version:    %d\ncreated_at: %s\nupdated_at: %s\ntags:       %s\ndata:\n  %s\n",
+		a.ID, parent, a.Hierarchy, level, a.Version,
+		a.CreatedAt.UTC().Format(client.TimeFormat), a.UpdatedAt.UTC().Format(client.TimeFormat), tags, data.Bytes())
+	return err
 }

@@ -16,18 +16,27 @@ import (
 const usage = `arbor: a lineage store for ML and data artifacts
 
 Usage:
-  arbor serve [flags]    run the service (arbor serve -h lists the flags)
-  arbor bench [flags]    measure arbor against raw JetStream on this machine
-  arbor create [flags]   create an artifact (--data, --file) and print its id
-  arbor get ID           show an artifact
-  arbor list [flags]     list artifacts: a page, or --all
-  arbor tree ID          draw the subtree under an artifact, with level labels
-  arbor download ID      save an artifact's content (-o FILE, --csv)
-  arbor watch [flags]    print events as they are appended, until interrupted
-  arbor keys add|list    make an HTTP API key, or list the keys of a keys file
+  arbor serve [flags]          run the service (arbor serve -h lists the flags)
+  arbor bench [flags]          measure arbor against raw JetStream on this machine
+  arbor create [flags]         create an artifact (--data, --parent, --file) and print its id
+  arbor get ID                 show an artifact, its data in full
+  arbor expand ID              show an artifact with its level label
+  arbor metadata ID            print an artifact's data.metadata
+  arbor update ID --data JSON  replace an artifact's data (--tags a,b, --if-match N)
+  arbor attach ID FILE         upload FILE as an artifact's content (--content-type T)
+  arbor delete ID              delete an artifact without children (--if-match N)
+  arbor list [flags]           list artifacts with their level labels: a page, or --all
+  arbor tree ID                draw the subtree under an artifact (--max-depth N, --wide)
+  arbor download ID            save an artifact's content (-o FILE, --csv)
+  arbor watch [flags]          print events, their parents and data, until interrupted
+  arbor stats                  count the live artifacts per hierarchy and level label
+  arbor version                print arbor's version, and the server's
+  arbor keys add|list          make an HTTP API key, or list the keys of a keys file
+  arbor completion bash|zsh    print a shell completion script
   (the client commands take --url, default $ARBOR_URL or http://127.0.0.1:8000,
-  --api-key, default $ARBOR_API_KEY, and --json for scripts; arbor COMMAND -h
-  lists a command's flags)
+  --api-key, default $ARBOR_API_KEY, and --json for scripts; uploads and downloads
+  draw a progress bar when stderr is a terminal; arbor COMMAND -h lists a
+  command's flags)
 `
 
 func main() {
@@ -47,17 +56,25 @@ func main() {
 
 // commands are arbor's subcommands by name, writing to stdout and stderr.
 func commands(stdout, stderr io.Writer) map[string]Command {
-	cl := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: lookupEnv}
+	cl := newCLI(stdout, stderr)
 	return map[string]Command{
-		"serve":    &serveCommand{stderr: stderr, getenv: lookupEnv},
-		"bench":    &benchCommand{stdout: stdout, stderr: stderr},
-		"create":   createCommand{cl},
-		"get":      getCommand{cl},
-		"list":     listCommand{cl},
-		"tree":     treeCommand{cl},
-		"download": downloadCommand{cl},
-		"watch":    watchCommand{cl},
-		"keys":     &keysCommand{stdout: stdout, stderr: stderr},
+		"serve":      &serveCommand{stderr: stderr, getenv: lookupEnv},
+		"bench":      &benchCommand{stdout: stdout, stderr: stderr},
+		"create":     createCommand{cl},
+		"get":        getCommand{cl},
+		"expand":     expandCommand{cl},
+		"metadata":   metadataCommand{cl},
+		"update":     updateCommand{cl},
+		"attach":     attachCommand{cl},
+		"delete":     deleteCommand{cl},
+		"list":       listCommand{cl},
+		"tree":       treeCommand{cl},
+		"download":   downloadCommand{cl},
+		"watch":      watchCommand{cl},
+		"stats":      statsCommand{cl},
+		"version":    versionCommand{cl},
+		"keys":       &keysCommand{stdout: stdout, stderr: stderr},
+		"completion": &completionCommand{stdout: stdout, stderr: stderr},
 	}
 }
 

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"arbor/client"
+)
+
+// expandCommand shows an artifact with its level label: arbor expand ID.
+type expandCommand struct{ cli *cli }
+
+// Run runs the command with args.
+func (c expandCommand) Run(ctx context.Context, args []string) error {
+	return c.cli.run(ctx, "expand", cliCommand{args: "[flags] ID", summary: "Show an artifact as get does, with its level label.", run: (*cli).expand, nargs: 1}, args)
+}
+
+func (cl *cli) expand(_ *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+	return func(ctx context.Context, c *client.Client, args []string) error {
+		n, err := c.Expand(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if g.json {
+			return cl.printJSON(n)
+		}
+		return cl.printArtifact(n.Artifact, fmt.Sprintf("%d (%s)", n.Level, n.LevelLabel))
+	}
+}
