@@ -109,10 +109,13 @@ func (s *Server) Route(path string) string {
 	case strings.HasPrefix(seg, "$"):
 		return "other"
 	case !nested:
-		return base + "/{id}"
+		return idRoute
 	}
-	return known(base+"/{id}/", op, s.routes.ops)
+	return known(idRoute+"/", op, s.routes.ops)
 }
+
+// idRoute is the route of an artifact's path.
+const idRoute = base + "/{id}"
 
 // routeNames are the names of the actions ($tree of the collection) and
 // ops ($tree of an artifact) Handler serves.

@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -137,6 +138,7 @@ func (e *env) call(u string, rt route, hdr ...string) response {
 		e.t.Fatalf("%v: %v", rt, err)
 	}
 	res.Body.Close()
+	checkExchange(e.t, exchange{req: req, res: res})
 	return response{Status: res.StatusCode, Header: res.Header, Path: rt.path,
 		desc: rt.String() + " = " + strconv.Itoa(res.StatusCode) + " (a feed)"}
 }
@@ -312,7 +314,9 @@ func TestAuthHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
+	checkExchange(t, exchange{req: req, reqKnown: true, res: res, resBody: b, resKnown: true})
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("two X-API-Key headers: %d, want 401", res.StatusCode)
 	}
@@ -359,6 +363,7 @@ func TestAuthRefusesBeforeTheBody(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		checkRecorded(t, req, nil, false, rec)
 		if rec.Code != tt.status || rec.Header().Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s %s: %d %s, want %d", tt.method, tt.path, rec.Code, rec.Body, tt.status)
 		}

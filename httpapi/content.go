@@ -202,7 +202,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, a projection.
 	} else {
 		r.Header.Del("Range") // RFC 9110: a Range it cannot parse is ignored
 	}
-	http.ServeContent(&rangeProblem{ResponseWriter: w, r: r}, r, "", time.Time{}, rs)
+	http.ServeContent(&servedProblem{ResponseWriter: w, r: r}, r, "", time.Time{}, rs)
 	if rs.err != nil {
 		s.abort(r, a, rs.err)
 	}
@@ -418,26 +418,34 @@ func digits(s string) bool {
 	return true
 }
 
-// rangeProblem turns the plain-text 416 that http.ServeContent writes for
-// a range past the end into a problem.
-type rangeProblem struct {
+// servedProblem turns the plain-text errors http.ServeContent writes into
+// problems: 416 for a range past the end, 412 for an If-Match that is not
+// the content's ETag.
+type servedProblem struct {
 	http.ResponseWriter
 	r       *http.Request
 	swallow bool
 }
 
-func (w *rangeProblem) WriteHeader(code int) {
-	if code != http.StatusRequestedRangeNotSatisfiable {
+func (w *servedProblem) WriteHeader(code int) {
+	var p *api.Problem
+	switch code {
+	case http.StatusRequestedRangeNotSatisfiable:
+		p = &api.Problem{Type: api.TypeRange, Title: "Range Not Satisfiable",
+			Status: code, Detail: "The range is outside the content (its size is in Content-Range)"}
+	case http.StatusPreconditionFailed:
+		p = &api.Problem{Type: api.TypePrecondition, Title: "Precondition Failed",
+			Status: code, Detail: "If-Match does not match the content's ETag"}
+	default:
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
 	w.swallow = true
 	w.Header().Del("Content-Disposition")
-	writeProblem(w.ResponseWriter, w.r, &api.Problem{Type: api.TypeRange, Title: "Range Not Satisfiable",
-		Status: code, Detail: "The range is outside the content (its size is in Content-Range)"})
+	writeProblem(w.ResponseWriter, w.r, p)
 }
 
-func (w *rangeProblem) Write(b []byte) (int, error) {
+func (w *servedProblem) Write(b []byte) (int, error) {
 	if w.swallow {
 		return len(b), nil
 	}

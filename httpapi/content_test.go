@@ -146,6 +146,7 @@ func uploadContent(t *testing.T, serverURL, id string, body io.Reader, length in
 	if err != nil {
 		t.Fatalf("PUT %s: read body: %v", path, err)
 	}
+	checkExchange(t, exchange{req: req, res: res, resBody: b, resKnown: true})
 	select {
 	case <-hb.closed:
 	case <-t.Context().Done():
@@ -188,10 +189,13 @@ func fetch(t *testing.T, serverURL, path string, limit int64, hdr ...string) fet
 		body = io.LimitReader(body, limit)
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, body)
+	got := keep(keepLimit)
+	n, err := io.Copy(io.MultiWriter(h, got), body)
 	if err != nil {
 		t.Fatalf("GET %s: read body after %d bytes: %v", path, n, err)
 	}
+	resBody, whole := got.bytes()
+	checkExchange(t, exchange{req: req, reqKnown: true, res: res, resBody: resBody, resKnown: whole && limit < 0})
 	return fetched{Status: res.StatusCode, Header: res.Header, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 }
 

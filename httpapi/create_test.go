@@ -373,6 +373,7 @@ func TestBodyThatStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Body.Close()
+	checkExchange(t, exchange{req: req, res: r})
 	if r.StatusCode != http.StatusCreated {
 		t.Fatalf("a slow body that kept coming = %d, want 201", r.StatusCode)
 	}

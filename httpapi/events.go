@@ -77,6 +77,15 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		from = &n
 		break
 	}
+	if r.Method == http.MethodHead {
+		// The feed's headers, without opening it: a feed never ends, and
+		// a HEAD that waited for it would hold its connection.
+		s.allowOrigin(w, r)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	if n := s.feeds.Add(1); s.MaxFeeds > 0 && n > int64(s.MaxFeeds) {
 		s.feeds.Add(-1)
 		w.Header().Set("Retry-After", "5")

@@ -31,6 +31,7 @@ func readFeed(t *testing.T, ctx context.Context, url, path string, hdr ...string
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkExchange(t, exchange{req: req, reqKnown: true, res: res})
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("GET %s = %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
 	}

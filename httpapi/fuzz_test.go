@@ -38,6 +38,7 @@ func FuzzHandler(f *testing.F) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		h.ServeHTTP(rec, req)
+		checkRecorded(f, req, []byte(body), true, rec)
 		if rec.Code >= 300 {
 			f.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
 		}
@@ -96,16 +97,22 @@ func FuzzHandler(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		start := time.Now()
+		aborted := false // a response cut off: not one to check
 		func() {
 			defer func() {
-				if p := recover(); p != nil && p != http.ErrAbortHandler {
+				p := recover()
+				if p != nil && p != http.ErrAbortHandler {
 					t.Fatalf("%s %s (%s: %q) %q: panic: %v", method, path, header, value, body, p)
 				}
+				aborted = p != nil
 			}()
 			h.ServeHTTP(rec, req)
 		}()
 		if took := time.Since(start); took > fuzzDeadline+3*time.Second {
 			t.Fatalf("%s %s (%s: %q) %q: answered after %v, past its deadline", method, path, header, value, body, took)
+		}
+		if !aborted {
+			checkRecorded(t, req, body, true, rec)
 		}
 		if rec.Code >= 500 && !(rec.Code == http.StatusServiceUnavailable && ctx.Err() != nil) {
 			t.Fatalf("%s %s (%s: %q) %q: %d %s\narbor logged: %s", method, path, header, value, body, rec.Code, rec.Body, logged.last(2000))

@@ -82,6 +82,7 @@ func (e *env) serve(checks []httpapi.Check, wait time.Duration) string {
 	e.t.Helper()
 	srv := e.st.API()
 	srv.Checks, srv.MaxBody, srv.MaxContent, srv.Wait = checks, maxBody, maxContent, wait
+	srv.Pages = httpapi.DocsPages()
 	ts := httptest.NewServer(srv.Handler())
 	e.t.Cleanup(ts.Close)
 	return ts.URL
@@ -117,6 +118,10 @@ func send(t *testing.T, serverURL, method, path string, body io.Reader, hasBody 
 	if !hasBody {
 		body = nil
 	}
+	sent := keep(keepLimit)
+	if body != nil {
+		body = io.TeeReader(body, sent)
+	}
 	req, err := http.NewRequestWithContext(t.Context(), method, serverURL+path, body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -140,6 +145,8 @@ func send(t *testing.T, serverURL, method, path string, body io.Reader, hasBody 
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
+	reqBody, reqKnown := sent.bytes()
+	checkExchange(t, exchange{req: req, reqBody: reqBody, reqKnown: reqKnown, res: res, resBody: b, resKnown: true})
 	p, _, _ := strings.Cut(path, "?")
 	return response{Status: res.StatusCode, Header: res.Header, Body: b, Path: p,
 		desc: method + " " + path + " = " + strconv.Itoa(res.StatusCode) + " " + strings.TrimSpace(string(b))}

@@ -161,6 +161,7 @@ func cutOff(t *testing.T, serverURL, path string, hdr ...string) (int, int) {
 		return 0, 0 // cut before the status line
 	}
 	defer res.Body.Close()
+	checkExchange(t, exchange{req: req, reqKnown: true, res: res})
 	n, err := io.Copy(io.Discard, res.Body)
 	if err == nil {
 		t.Fatalf("GET %s %v = %d with %d bytes, complete; want it cut off", path, hdr, res.StatusCode, n)

@@ -260,6 +260,7 @@ func TestConcurrentChildren(t *testing.T) {
 				return
 			}
 			defer res.Body.Close()
+			defer checkExchange(t, exchange{req: req, reqBody: []byte(body), reqKnown: true, res: res})
 			var a artifact
 			statuses[i] = res.StatusCode
 			if err := json.NewDecoder(res.Body).Decode(&a); err != nil {

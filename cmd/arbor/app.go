@@ -179,6 +179,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	api.Pages = append(api.Pages, httpapi.Page{Path: "/metrics", Handler: met.Handler()}) // behind a read key
 	api.Pages = append(api.Pages, web.Pages()...)                                         // the lineage browser
+	api.Pages = append(api.Pages, httpapi.DocsPages()...)                                 // /openapi.json and /docs
 	api.Observe = met.ObserveHTTP
 	met.Projection, met.Log, met.Hierarchies = m.proj, m.log, hs
 	met.Feeds, met.Content, met.Version = api.Feeds, blobs, version
