@@ -149,7 +149,7 @@ func TestSlowReaderHoldsFewChunks(t *testing.T) {
 		}
 		pulled = now
 	}
-	if pulled > 1<<20 {
+	if pulled > 2<<20 {
 		t.Fatalf("a reader that took 128 KiB made %d KiB come from NATS", pulled>>10)
 	}
 }
