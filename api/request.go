@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -132,6 +133,9 @@ func DecodeJSON(body []byte, v any) error {
 	if key, ok := duplicateKey(body); ok {
 		return BadRequest("the key %q appears twice in one object: which value is meant is unclear", key)
 	}
+	if key, want, ok := misspelled(body, v); ok {
+		return BadRequest("the key %q must be spelled %q: keys are case-sensitive", key, want)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -147,6 +151,31 @@ func DecodeJSON(body []byte, v any) error {
 		return BadRequest("malformed JSON: data after the first value")
 	}
 	return nil
+}
+
+// misspelled reports a top-level key of body that names one of the fields
+// of the struct v points to in other case ("Data" for "data"):
+// encoding/json would take it for that field, and two spellings of one key
+// would pass the duplicate check.
+func misspelled(body []byte, v any) (key, want string, ok bool) {
+	t := reflect.TypeOf(v)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return "", "", false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return "", "", false // not an object: decoding says so
+	}
+	st := t.Elem()
+	for k := range members {
+		for i := range st.NumField() {
+			name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
+			if name != "" && name != "-" && k != name && strings.EqualFold(k, name) {
+				return k, name, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 // duplicateKey reports the first key that appears twice in one object,

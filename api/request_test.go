@@ -19,6 +19,8 @@ func TestDecodeCreateRefuses(t *testing.T) {
 		{"a key twice, escaped", `{"data": {"content": 1, "\u0063ontent": 2}}`, http.StatusBadRequest, `"content" appears twice`},
 		{"a key twice, deep", `{"data": {"a": [{"x": 1}, {"y": {"k": 1, "k": 2}}]}}`, http.StatusBadRequest, `"k" appears twice`},
 		{"a top-level key twice", `{"tags": [], "tags": ["a"], "data": {}}`, http.StatusBadRequest, `"tags" appears twice`},
+		{"a key in other case", `{"dAtA": {"n": 1}}`, http.StatusBadRequest, `"dAtA" must be spelled "data"`},
+		{"two spellings of one key", `{"data": {"n": 1}, "DATA": {"n": 2}}`, http.StatusBadRequest, `must be spelled "data"`},
 		{"the zero id", `{"id": "00000000000000000000000000", "data": {}}`, http.StatusUnprocessableEntity, "zero ULID"},
 		{"the zero parent", `{"parent_id": "00000000000000000000000000", "data": {}}`, http.StatusUnprocessableEntity, "zero ULID"},
 	} {
@@ -43,6 +45,7 @@ func TestDecodeAcceptsDistinctKeys(t *testing.T) {
 		`{"data": {"a": {"k": 1}, "b": {"k": 2}}, "tags": ["data", "tags"]}`,
 		`{"data": {"k": "k", "content": [{"k": 1}, {"k": 1}]}}`,
 		`{"data": {}}`,
+		`{"data": {"Data": 1, "DATA": 2}, "unknown": true}`, // data's own keys are its own
 	} {
 		var r CreateRequest
 		if err := DecodeJSON([]byte(body), &r); err != nil {
