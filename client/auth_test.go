@@ -49,22 +49,22 @@ func TestAPIKey(t *testing.T) {
 		ts.Close()
 	})
 
-	_, err = client.New(ts.URL).List(ctx, 1, 10)
+	_, err = newClient(t, ts.URL).List(ctx, 1, 10)
 	p := wantProblem(t, "List without a key", err, http.StatusUnauthorized, client.TypeUnauthorized)
 	if !client.IsUnauthorized(err) || client.IsForbidden(err) || p.Detail == "" {
 		t.Fatalf("List without a key: %v", err)
 	}
-	_, err = client.New(ts.URL, client.WithAPIKey(apikey.Generate())).Stats(ctx)
+	_, err = newClient(t, ts.URL, client.WithAPIKey(apikey.Generate())).Stats(ctx)
 	wantProblem(t, "Stats with an unknown key", err, http.StatusUnauthorized, client.TypeUnauthorized)
 
-	reader := client.New(ts.URL, client.WithAPIKey(readKey))
+	reader := newClient(t, ts.URL, client.WithAPIKey(readKey))
 	_, err = reader.Create(ctx, client.CreateRequest{Data: map[string]any{"n": 1}})
 	wantProblem(t, "Create with a read key", err, http.StatusForbidden, client.TypeForbidden)
 	if !client.IsForbidden(err) {
 		t.Fatalf("IsForbidden(%v) = false", err)
 	}
 
-	writer := client.New(ts.URL, client.WithAPIKey(writeKey))
+	writer := newClient(t, ts.URL, client.WithAPIKey(writeKey))
 	a, err := writer.Create(ctx, client.CreateRequest{Data: map[string]any{"n": 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestAPIKey(t *testing.T) {
 		}
 		break
 	}
-	for _, err := range client.New(ts.URL).Events(ctx, client.EventFilter{}, new(uint64)) {
+	for _, err := range newClient(t, ts.URL).Events(ctx, client.EventFilter{}, new(uint64)) {
 		wantProblem(t, "Events without a key", err, http.StatusUnauthorized, client.TypeUnauthorized)
 		break
 	}

@@ -27,6 +27,7 @@ import (
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/arbortest"
+	"arbor/internal/openapitest"
 )
 
 var (
@@ -76,8 +77,24 @@ func newEnv(t *testing.T) *env {
 		e.srv.CloseStreams()
 		e.ts.Close()
 	})
-	e.c = client.New(e.ts.URL)
+	e.c = newClient(t, e.ts.URL)
 	return e
+}
+
+// newClient is client.New with an HTTP client whose every exchange is
+// validated against the OpenAPI document (specClient); an option given
+// after it, WithHTTPClient say, takes its place.
+func newClient(t *testing.T, baseURL string, opts ...client.Option) *client.Client {
+	t.Helper()
+	return client.New(baseURL, append([]client.Option{client.WithHTTPClient(specClient(t, 0))}, opts...)...)
+}
+
+// specClient is an HTTP client, with timeout (none when zero), that
+// validates every request it sends and every answer it gets against the
+// OpenAPI document, failing t on a mismatch.
+func specClient(t *testing.T, timeout time.Duration) *http.Client {
+	t.Helper()
+	return &http.Client{Transport: openapitest.Load(t).Transport(t, nil), Timeout: timeout}
 }
 
 // server is an API server over st, whose one check is switched by
@@ -116,7 +133,7 @@ func (e *env) create(req client.CreateRequest) client.Artifact {
 // rawGet is the body of GET path, read by plain net/http.
 func (e *env) rawGet(path string) []byte {
 	e.t.Helper()
-	resp, err := http.Get(e.ts.URL + path)
+	resp, err := specClient(e.t, 0).Get(e.ts.URL + path)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -1034,7 +1051,7 @@ func TestConsistencyToken(t *testing.T) {
 	}
 
 	n := len(e.received())
-	off := client.New(e.ts.URL, client.WithoutConsistency())
+	off := newClient(t, e.ts.URL, client.WithoutConsistency())
 	if _, err := off.Create(ctx, client.CreateRequest{Data: map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -1045,7 +1062,7 @@ func TestConsistencyToken(t *testing.T) {
 		t.Fatalf("WithoutConsistency sent %q", got)
 	}
 	n = len(e.received())
-	handed := client.New(e.ts.URL, client.WithMinPosition(p2), client.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}))
+	handed := newClient(t, e.ts.URL, client.WithMinPosition(p2), client.WithHTTPClient(specClient(t, 10*time.Second)))
 	if _, err := handed.Stats(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -1061,7 +1078,7 @@ func TestConsistencyToken(t *testing.T) {
 		handlers[turn.Add(1)%2].ServeHTTP(w, r)
 	}))
 	defer lb.Close()
-	c := client.New(lb.URL)
+	c := newClient(t, lb.URL)
 	parent := ""
 	for i := range 30 {
 		a, err := c.Create(ctx, client.CreateRequest{ParentID: parent, Data: map[string]any{"i": i}})

@@ -18,6 +18,7 @@ import (
 	"arbor/hierarchy"
 	"arbor/httpapi"
 	"arbor/internal/arbortest"
+	"arbor/internal/openapitest"
 	"arbor/internal/wiretest"
 )
 
@@ -313,4 +314,44 @@ func position(t *testing.T, r response) uint64 {
 // check is a health check with a fixed result.
 func check(name string, critical bool, err error) httpapi.Check {
 	return httpapi.Check{Name: name, Critical: critical, Run: func(context.Context) error { return err }}
+}
+
+// exchange is one request a test sent and the answer it got, as much of
+// them as the test kept (openapitest.Exchange).
+type exchange struct {
+	req      *http.Request
+	reqBody  []byte
+	reqKnown bool
+	res      *http.Response
+	resBody  []byte
+	resKnown bool
+}
+
+// checkExchange validates one exchange of a test against openapi.json
+// (openapitest.Validator.CheckExchange), failing t on a mismatch.
+func checkExchange(t testing.TB, x exchange) {
+	t.Helper()
+	spec(t).CheckExchange(t, openapitest.Exchange{Req: x.req, ReqBody: x.reqBody, ReqKnown: x.reqKnown,
+		Resp: x.res, RespBody: x.resBody, RespKnown: x.resKnown})
+}
+
+// kept keeps the first bytes that pass through it, up to its limit, for
+// checkExchange.
+type kept struct{ *openapitest.Buffer }
+
+func keep(max int) kept { return kept{openapitest.NewBuffer(max)} }
+
+// bytes returns what was kept, and whether it is all that passed.
+func (k kept) bytes() ([]byte, bool) { return k.Bytes() }
+
+// keepLimit is how much of a request or answer checkExchange is given:
+// larger bodies (uploads, downloads) are checked on status and headers.
+const keepLimit = openapitest.Limit
+
+// checkRecorded validates a request served through an httptest recorder.
+func checkRecorded(t testing.TB, req *http.Request, body []byte, bodyKnown bool, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	res := rec.Result()
+	b, _ := io.ReadAll(res.Body)
+	checkExchange(t, exchange{req: req, reqBody: body, reqKnown: bodyKnown, res: res, resBody: b, resKnown: true})
 }

@@ -16,10 +16,15 @@ import (
 // openapiDoc is the OpenAPI 3.1 document of the HTTP API, kept by hand beside
 // the handlers it describes. The package's tests hold it to them: every
 // route the router serves has its operation, and every answer of every
-// test is validated against it.
+// test that talks HTTP to arbor is validated against it
+// (internal/openapitest).
 //
 //go:embed openapi.json
 var openapiDoc []byte
+
+// OpenAPIDocument returns the OpenAPI 3.1 document of the HTTP API, as
+// GET /openapi.json serves it. The caller must not modify it.
+func OpenAPIDocument() []byte { return openapiDoc }
 
 // docsFiles are the interactive reference: arbor's page and the Swagger UI
 // files it loads, copied from the npm package swagger-ui-dist by make

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"arbor/hierarchy"
+	"arbor/internal/openapitest"
 	"arbor/internal/wiretest"
+	"arbor/web"
 )
 
 const testAPI = "/api/v1/artifacts"
@@ -109,17 +111,31 @@ func openTestMain(t *testing.T, cfg Config) *testInstance {
 	return in
 }
 
-// testClient talks to one arbor's HTTP API.
+// testClient talks to one arbor's HTTP API. Every exchange send makes is
+// validated against the OpenAPI document; the lineage browser's pages,
+// which it does not describe, pass unchecked.
 type testClient struct {
 	t    *testing.T
 	base string
 	hc   *http.Client
+	spec *openapitest.Validator
 }
 
 func newTestClient(t *testing.T, base string) *testClient {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &testClient{t: t, base: base, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &testClient{t: t, base: base, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, spec: browserOutside(t)}
+}
+
+// browserOutside is the validator of the OpenAPI document with the lineage
+// browser's pages left out.
+func browserOutside(t *testing.T) *openapitest.Validator {
+	t.Helper()
+	var pages []string
+	for _, pg := range web.Pages() {
+		pages = append(pages, pg.Path)
+	}
+	return openapitest.Load(t).Outside(pages...)
 }
 
 // testResponse is an HTTP response, read whole.
@@ -142,19 +158,25 @@ func (r testResponse) String() string {
 // send makes a request; body, when not nil, is sent as JSON (a []byte or
 // string as it is). It returns an error only when no response came.
 func (c *testClient) send(ctx context.Context, method, path string, body any, header map[string]string) (testResponse, error) {
-	var rd io.Reader
+	var (
+		rd   io.Reader
+		sent []byte
+	)
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		rd = bytes.NewReader(b)
+		sent = b
 	case string:
-		rd = strings.NewReader(b)
+		sent = []byte(b)
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			return testResponse{}, err
 		}
-		rd = bytes.NewReader(j)
+		sent = j
+	}
+	if body != nil {
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
@@ -175,6 +197,7 @@ func (c *testClient) send(ctx context.Context, method, path string, body any, he
 	if err != nil {
 		return testResponse{}, err
 	}
+	c.spec.Check(c.t, req, sent, resp, b)
 	return testResponse{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
