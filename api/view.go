@@ -84,6 +84,21 @@ func ExpandView(t query.Tree) Node {
 	return Node{Artifact: Full(t.Artifact), LevelLabel: t.LevelLabel}
 }
 
+// Ancestors is an artifact's ancestors, its root first.
+type Ancestors struct {
+	Items []Node `json:"items"`
+}
+
+// AncestorsView is the view of ancestors: each as a tree shows it, its
+// children not loaded.
+func AncestorsView(ts []query.Tree) Ancestors {
+	out := Ancestors{Items: make([]Node, len(ts))}
+	for i, t := range ts {
+		out.Items[i] = TreeView(t)
+	}
+	return out
+}
+
 // Page is one page of the list.
 type Page struct {
 	Items []Artifact `json:"items"`

@@ -173,6 +173,20 @@ func (c *Client) Expand(ctx context.Context, id string) (Node, error) {
 	return n, c.do(ctx, request{method: http.MethodGet, path: p}, &n)
 }
 
+// Ancestors returns the ancestors of the artifact id, its root first and
+// its parent last (none for a root), each with its level label and its
+// data without content, their children not loaded.
+func (c *Client) Ancestors(ctx context.Context, id string) ([]Node, error) {
+	p, err := artifactPath(id, "$ancestors")
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Items []Node `json:"items"`
+	}
+	return out.Items, c.do(ctx, request{method: http.MethodGet, path: p}, &out)
+}
+
 // Metadata returns data.metadata of the artifact id as stored, or {} when
 // it has none.
 func (c *Client) Metadata(ctx context.Context, id string) (json.RawMessage, error) {

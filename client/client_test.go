@@ -378,6 +378,15 @@ func TestTreeExpandMetadataStatsHealth(t *testing.T) {
 	p1 := e.create(client.CreateRequest{ParentID: model.ID, Data: map[string]any{"day": 1}})
 	p2 := e.create(client.CreateRequest{ParentID: model.ID, Data: map[string]any{"day": 2}})
 
+	anc, err := e.c.Ancestors(ctx, p2.ID)
+	if err != nil || len(anc) != 2 || anc[0].ID != exp.ID || anc[0].LevelLabel != "experiment" ||
+		anc[1].ID != model.ID || anc[1].LevelLabel != "model" || anc[1].ChildrenLoaded {
+		t.Fatalf("Ancestors of a prediction: %+v, %v", anc, err)
+	}
+	if anc, err := e.c.Ancestors(ctx, exp.ID); err != nil || len(anc) != 0 {
+		t.Fatalf("Ancestors of a root: %+v, %v", anc, err)
+	}
+
 	tree, err := e.c.Tree(ctx, exp.ID, -1)
 	if err != nil {
 		t.Fatal(err)

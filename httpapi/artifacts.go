@@ -162,6 +162,20 @@ func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	return writeJSON(w, http.StatusOK, api.ExpandView(t))
 }
 
+// ancestors serves {"items": [root, ..., parent]}, each with its level
+// label and its data without content, as trees show them.
+func (s *Server) ancestors(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	as, err := s.Queries.Ancestors(id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, api.AncestorsView(as))
+}
+
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	id, err := pathID(ps)
 	if err != nil {

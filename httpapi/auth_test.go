@@ -107,6 +107,7 @@ func (e *env) routes() []route {
 		{method: "DELETE", path: base + "/" + victim.ID, need: write, status: 204},
 		{method: "GET", path: item + "/$tree", need: read, status: 200},
 		{method: "GET", path: item + "/$expand", need: read, status: 200},
+		{method: "GET", path: item + "/$ancestors", need: read, status: 200},
 		{method: "GET", path: item + "/$metadata", need: read, status: 200},
 		{method: "GET", path: item + "/$download", need: read, status: 200},
 		{method: "PUT", path: base + "/" + child.ID + "/$content", body: "some bytes",

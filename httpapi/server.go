@@ -156,11 +156,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	artifact := methods{http.MethodGet: s.get, http.MethodPut: s.put, http.MethodDelete: s.delete}
 	ops := map[string]methods{
-		"$tree":     {http.MethodGet: s.getTree},
-		"$expand":   {http.MethodGet: s.expand},
-		"$metadata": {http.MethodGet: s.metadata},
-		"$download": {http.MethodGet: s.download},
-		"$content":  {http.MethodPut: s.putContent},
+		"$tree":      {http.MethodGet: s.getTree},
+		"$expand":    {http.MethodGet: s.expand},
+		"$ancestors": {http.MethodGet: s.ancestors},
+		"$metadata":  {http.MethodGet: s.metadata},
+		"$download":  {http.MethodGet: s.download},
+		"$content":   {http.MethodPut: s.putContent},
 	}
 	s.routes = routeNames{actions: slices.Sorted(maps.Keys(actions)), ops: slices.Sorted(maps.Keys(ops))}
 	item := s.handle(func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/oklog/ulid/v2"
 
@@ -113,6 +114,30 @@ func (q *Service) tree(s *projection.State, a projection.Artifact, depth int) Tr
 		return true
 	})
 	return t
+}
+
+// Ancestors returns the ancestors of the live artifact id with their level
+// labels, its root first and its parent last (none for a root), as of one
+// position. It costs one step per level.
+func (q *Service) Ancestors(id ulid.ULID) ([]Tree, error) {
+	var (
+		out []Tree
+		err error
+	)
+	q.Projection.Read(func(s *projection.State) {
+		a, ok := s.Get(id)
+		if !ok || !a.Live {
+			err = &projection.NotFoundError{ID: id}
+			return
+		}
+		// A live artifact's ancestors are live: a parent with a live child
+		// cannot be deleted.
+		for p, ok := s.Get(a.Parent); ok; p, ok = s.Get(p.Parent) {
+			out = append(out, q.node(p))
+		}
+	})
+	slices.Reverse(out)
+	return out, err
 }
 
 // Expand returns the live artifact id with its level label and no

@@ -21,6 +21,7 @@ Usage:
   arbor create [flags]         create an artifact (--data, --parent, --file) and print its id
   arbor get ID                 show an artifact, its data in full
   arbor expand ID              show an artifact with its level label
+  arbor ancestors ID           print an artifact's ancestors, its root first
   arbor metadata ID            print an artifact's data.metadata
   arbor update ID --data JSON  replace an artifact's data (--tags a,b, --if-match N)
   arbor attach ID FILE         upload FILE as an artifact's content (--content-type T)
@@ -63,6 +64,7 @@ func commands(stdout, stderr io.Writer) map[string]Command {
 		"create":     createCommand{cl},
 		"get":        getCommand{cl},
 		"expand":     expandCommand{cl},
+		"ancestors":  ancestorsCommand{cl},
 		"metadata":   metadataCommand{cl},
 		"update":     updateCommand{cl},
 		"attach":     attachCommand{cl},
