@@ -78,10 +78,11 @@ func TreeView(t query.Tree) Node {
 	return n
 }
 
-// ExpandView is the view of one artifact with its level label and full
-// data.
+// ExpandView is the view of one artifact with its level label, its data
+// without content as lists and trees show it (chapkit's expand does the
+// same; GET of the artifact or $download has the content).
 func ExpandView(t query.Tree) Node {
-	return Node{Artifact: Full(t.Artifact), LevelLabel: t.LevelLabel}
+	return Node{Artifact: Listed(t.Artifact), LevelLabel: t.LevelLabel}
 }
 
 // Ancestors is an artifact's ancestors, its root first.

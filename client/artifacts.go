@@ -162,8 +162,8 @@ func (c *Client) Tree(ctx context.Context, id string, maxDepth int) (Node, error
 	return n, c.do(ctx, request{method: http.MethodGet, path: p, query: q}, &n)
 }
 
-// Expand returns the artifact id with its level label and its data, its
-// children not loaded.
+// Expand returns the artifact id with its level label and its data
+// without content, its children not loaded.
 func (c *Client) Expand(ctx context.Context, id string) (Node, error) {
 	p, err := artifactPath(id, "$expand")
 	if err != nil {

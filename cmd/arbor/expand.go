@@ -13,7 +13,7 @@ type expandCommand struct{ cli *cli }
 
 // Run runs the command with args.
 func (c expandCommand) Run(ctx context.Context, args []string) error {
-	return c.cli.run(ctx, "expand", cliCommand{args: "[flags] ID", summary: "Show an artifact as get does, with its level label.", run: (*cli).expand, nargs: 1}, args)
+	return c.cli.run(ctx, "expand", cliCommand{args: "[flags] ID", summary: "Show an artifact as get does, with its level label, its data without content.", run: (*cli).expand, nargs: 1}, args)
 }
 
 func (cl *cli) expand(_ *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
