@@ -624,6 +624,7 @@ type logged struct {
 	seq                   uint64
 	typ, hierarchy, label string
 	subject               string
+	parent                string // of a creation
 }
 
 // eventLog records, for each write the test makes, the event it appends.
@@ -640,6 +641,9 @@ func (l *eventLog) add(seq uint64, typ, hierarchy, label, subject string) {
 	l.events = append(l.events, logged{seq: seq, typ: typ, hierarchy: hierarchy, label: label, subject: subject})
 }
 
+// parentOf records the parent of the creation last added.
+func (l *eventLog) parentOf(parent string) { l.events[len(l.events)-1].parent = parent }
+
 func (l *eventLog) create(req client.CreateRequest, label string) client.Artifact {
 	l.t.Helper()
 	a, err := l.c.Create(l.t.Context(), req)
@@ -647,6 +651,7 @@ func (l *eventLog) create(req client.CreateRequest, label string) client.Artifac
 		l.t.Fatal(err)
 	}
 	l.add(l.c.Position(), "artifact.created", a.Hierarchy, label, a.ID)
+	l.parentOf(req.ParentID)
 	return a
 }
 
@@ -656,7 +661,8 @@ func (l *eventLog) want(f client.EventFilter, from uint64) []logged {
 	for _, ev := range l.events {
 		typ := strings.TrimPrefix(f.Type, "artifact.")
 		if ev.seq > from && (f.Hierarchy == "" || f.Hierarchy == ev.hierarchy) && (f.LevelLabel == "" || f.LevelLabel == ev.label) &&
-			(typ == "" || "artifact."+typ == ev.typ) && (f.Artifact == "" || strings.EqualFold(f.Artifact, ev.subject)) {
+			(typ == "" || "artifact."+typ == ev.typ) && (f.Artifact == "" || strings.EqualFold(f.Artifact, ev.subject)) &&
+			(f.ParentID == "" || ev.typ == "artifact.created" && strings.EqualFold(f.ParentID, ev.parent)) {
 			out = append(out, ev)
 		}
 	}
@@ -729,6 +735,7 @@ func TestEventsFiltered(t *testing.T) {
 		{client.EventFilter{Type: "deleted"}, 0},
 		{client.EventFilter{Type: "artifact.updated"}, 0},
 		{client.EventFilter{Artifact: strings.ToLower(p1.ID)}, 0},
+		{client.EventFilter{ParentID: model.ID}, 0},
 		{client.EventFilter{Hierarchy: "ml_pipeline", LevelLabel: "predictions", Type: "created"}, 0},
 	} {
 		want := l.want(c.f, c.from)

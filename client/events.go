@@ -105,6 +105,8 @@ type EventFilter struct {
 	Type string
 	// Artifact is an artifact id: only its own events.
 	Artifact string
+	// ParentID is an artifact id: only the creations of its children.
+	ParentID string
 }
 
 // Reconnection delays of Events: the first wait, doubled after each
@@ -247,7 +249,7 @@ func (fl *follower) follow(ctx context.Context, yield func(Event, error) bool) (
 func (fl *follower) connect(ctx context.Context) (*http.Response, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"hierarchy": fl.filter.Hierarchy, "level_label": fl.filter.LevelLabel,
-		"type": fl.filter.Type, "artifact": fl.filter.Artifact} {
+		"type": fl.filter.Type, "artifact": fl.filter.Artifact, "parent_id": fl.filter.ParentID} {
 		if v != "" {
 			q.Set(k, v)
 		}

@@ -468,6 +468,7 @@ func TestCLIWatch(t *testing.T) {
 		{[]string{"--artifact", leaf.ID, "--wide", "--type", "created"}, prefix(created, "created") + model.ID + ` {"note":"` + long + `"}` + "\n"},
 		{[]string{"--artifact", leaf.ID, "--type", "deleted"}, prefix(deleted, "deleted") + "?\n"},
 		{[]string{"--artifact", exp.ID}, fmt.Sprintf("%d artifact.created ml_pipeline/experiment %s parent - {}\n", expPos, exp.ID)},
+		{[]string{"--parent", exp.ID}, fmt.Sprintf("%d artifact.created ml_pipeline/model %s parent %s {}\n", expPos+1, model.ID, exp.ID)},
 		{[]string{"--artifact", model.ID, "--type", "updated"}, fmt.Sprintf("%d artifact.updated ml_pipeline/model %s parent %s {\"v\":2}\n", pos, model.ID, exp.ID)},
 	} {
 		out, stop := e.watch(append([]string{"--since", "0"}, c.args...)...)

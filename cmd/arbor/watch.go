@@ -30,6 +30,7 @@ func (cl *cli) watch(fs *flag.FlagSet, g *globalFlags) func(context.Context, *cl
 	fs.StringVar(&f.LevelLabel, "level-label", "", "only events of artifacts at this level label")
 	fs.StringVar(&f.Type, "type", "", "only events of this type: created, updated or deleted")
 	fs.StringVar(&f.Artifact, "artifact", "", "only events of this artifact")
+	fs.StringVar(&f.ParentID, "parent", "", "only the creations of this artifact's children")
 	since := fs.String("since", "", "start after this log position (0: from the beginning; default: new events only)")
 	wide := fs.Bool("wide", false, fmt.Sprintf("print each event's data whole (default: cut to %d characters)", treeDataWidth))
 	return func(ctx context.Context, c *client.Client, _ []string) error {
