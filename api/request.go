@@ -130,10 +130,11 @@ func DecodeJSON(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return BadRequest("the body is not valid UTF-8")
 	}
-	if key, ok := duplicateKey(body); ok {
-		return BadRequest("the key %q appears twice in one object: which value is meant is unclear", key)
+	dup, top := scanKeys(body)
+	if dup != "" {
+		return BadRequest("the key %q appears twice in one object: which value is meant is unclear", dup)
 	}
-	if key, want, ok := misspelled(body, v); ok {
+	if key, want, ok := misspelled(top, v); ok {
 		return BadRequest("the key %q must be spelled %q: keys are case-sensitive", key, want)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -153,21 +154,17 @@ func DecodeJSON(body []byte, v any) error {
 	return nil
 }
 
-// misspelled reports a top-level key of body that names one of the fields
-// of the struct v points to in other case ("Data" for "data"):
+// misspelled reports one of the top-level keys of a body that names one of
+// the fields of the struct v points to in other case ("Data" for "data"):
 // encoding/json would take it for that field, and two spellings of one key
 // would pass the duplicate check.
-func misspelled(body []byte, v any) (key, want string, ok bool) {
+func misspelled(keys []string, v any) (key, want string, ok bool) {
 	t := reflect.TypeOf(v)
-	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+	if len(keys) == 0 || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return "", "", false
 	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal(body, &members) != nil {
-		return "", "", false // not an object: decoding says so
-	}
 	st := t.Elem()
-	for k := range members {
+	for _, k := range keys {
 		for i := range st.NumField() {
 			name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
 			if name != "" && name != "-" && k != name && strings.EqualFold(k, name) {
@@ -178,12 +175,13 @@ func misspelled(body []byte, v any) (key, want string, ok bool) {
 	return "", "", false
 }
 
-// duplicateKey reports the first key that appears twice in one object,
-// anywhere in body, comparing keys as decoded ("\u0063ontent" is
-// "content"). Malformed JSON has none: decoding reports it.
-func duplicateKey(body []byte) (string, bool) {
+// scanKeys reads the keys of body in one pass: the first key that appears
+// twice in one object, anywhere in body, comparing keys as decoded
+// ("\u0063ontent" is "content"), and otherwise the keys of the top-level
+// object. Malformed JSON has no duplicate: decoding reports it.
+func scanKeys(body []byte) (dup string, top []string) {
 	if bytes.IndexByte(body, ':') < 0 {
-		return "", false // no object has a key
+		return "", nil // no object has a key
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	type frame struct {
@@ -195,9 +193,9 @@ func duplicateKey(body []byte) (string, bool) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false
+			return "", top
 		}
-		top := len(stack) - 1
+		depth := len(stack) - 1
 		switch t := tok.(type) {
 		case json.Delim:
 			switch t {
@@ -208,22 +206,25 @@ func duplicateKey(body []byte) (string, bool) {
 				stack = append(stack, frame{})
 				continue
 			default:
-				stack = stack[:top]
-				top--
+				stack = stack[:depth]
+				depth--
 			}
 		case string:
-			if top >= 0 && stack[top].object && stack[top].key {
-				if stack[top].keys[t] {
-					return t, true
+			if depth >= 0 && stack[depth].object && stack[depth].key {
+				if stack[depth].keys[t] {
+					return t, nil
 				}
-				stack[top].keys[t] = true
-				stack[top].key = false
+				if depth == 0 {
+					top = append(top, t)
+				}
+				stack[depth].keys[t] = true
+				stack[depth].key = false
 				continue
 			}
 		}
 		// A value ended: in an object, a key comes next.
-		if top >= 0 && stack[top].object {
-			stack[top].key = true
+		if depth >= 0 && stack[depth].object {
+			stack[depth].key = true
 		}
 	}
 }

@@ -324,8 +324,10 @@ func TestSlowDownloadHoldsFewChunks(t *testing.T) {
 		}
 		pulled = now
 	}
-	// The socket buffers hold some MiB; the rest must stay in NATS.
-	if pulled > size/3 {
+	// The sockets hold at most 4 MiB (Linux's tcp_wmem) and arbor 1 MiB of
+	// chunks; the rest must stay in NATS (the object store's own reader
+	// took some 11 MiB here).
+	if pulled > 8<<20 {
 		t.Fatalf("a download nobody reads took %d MiB of its %d MiB from NATS", pulled>>20, size>>20)
 	}
 	t.Logf("a download nobody reads took %.1f MiB of its %d MiB from NATS", float64(pulled)/(1<<20), size>>20)
