@@ -10,6 +10,7 @@ import (
 	"arbor/blobstore"
 	"arbor/command"
 	"arbor/events"
+	"arbor/internal/filter"
 	"arbor/projection"
 	"arbor/query"
 )
@@ -29,6 +30,7 @@ const (
 	TypeOutcomeUnknown   = "urn:arbor:error:outcome-unknown"
 	TypeNotYetVisible    = "urn:arbor:error:not-yet-visible"
 	TypeStorageFull      = "urn:arbor:error:storage-full"
+	TypeKeyReused        = "urn:arbor:error:idempotency-key-reused"
 	TypeInternal         = "urn:servicekit:error:internal"
 )
 
@@ -94,10 +96,18 @@ func ProblemFor(err error) *Problem {
 		conflict   *command.ConflictError
 		tooBig     *http.MaxBytesError
 		notApplied *command.NotAppliedError
+		reused     *command.KeyReusedError
+		badFilter  *filter.Error
 	)
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &reused):
+		return &Problem{Type: TypeKeyReused, Title: "Unprocessable Content", Status: http.StatusUnprocessableEntity,
+			Detail: fmt.Sprintf("Idempotency-Key %q was used within the last %.0f hours for another request; use a new key for a new request",
+				reused.Key, projection.KeyTTL.Hours())}
+	case errors.As(err, &badFilter):
+		return &Problem{Type: TypeBadRequest, Title: "Bad Request", Status: http.StatusBadRequest, Detail: badFilter.Error()}
 	case errors.As(err, &missing):
 		return &Problem{Type: TypeNotFound, Title: "Not Found", Status: http.StatusNotFound,
 			Detail: fmt.Sprintf("Artifact with id %s not found", missing.ID)}

@@ -83,6 +83,27 @@ func (r UpdateRequest) Command(id ulid.ULID, ifMatch int) (command.Update, error
 type TreeRequest struct {
 	RootID   string `json:"root_id"`
 	MaxDepth *int   `json:"max_depth"`
+	// AsOf, if set, is a log position (a number) or an RFC 3339 time (a
+	// string), or either as a string.
+	AsOf json.RawMessage `json:"as_of"`
+}
+
+// AsOfText is the request's as_of as the query parameter has it, "" when
+// not given; a value that is neither a number nor a string is an error.
+func (r TreeRequest) AsOfText() (string, error) {
+	v := bytes.TrimSpace(r.AsOf)
+	if len(v) == 0 || string(v) == "null" {
+		return "", nil
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s, nil
+	}
+	var n uint64
+	if json.Unmarshal(v, &n) == nil {
+		return strconv.FormatUint(n, 10), nil
+	}
+	return "", InvalidField("as_of", "must be a log position or an RFC 3339 time")
 }
 
 // Query returns the root and depth r asks for (-1: the whole subtree).
@@ -261,4 +282,18 @@ func IfMatch(v string) (int, error) {
 		return 0, command.ErrStale // ETags compare as strings: "01" is not "1"
 	}
 	return n, nil
+}
+
+// CheckIdempotencyKey refuses an Idempotency-Key that is empty, longer
+// than 255 characters or not visible ASCII.
+func CheckIdempotencyKey(key string) error {
+	if key == "" || len(key) > 255 {
+		return BadRequest("Idempotency-Key must be 1 to 255 characters long")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < '!' || key[i] > '~' {
+			return BadRequest("Idempotency-Key must be visible ASCII characters, without spaces")
+		}
+	}
+	return nil
 }

@@ -107,6 +107,8 @@ type Page struct {
 	Page  int        `json:"page"`
 	Size  int        `json:"size"`
 	Pages int        `json:"pages"`
+	// NextCursor asks for the page after this one; nil on the last.
+	NextCursor *string `json:"next_cursor"`
 }
 
 // PageView is the view of a page of the list.
@@ -172,4 +174,45 @@ func WriteFull(ctx context.Context, w io.Writer, a projection.Artifact, doc []by
 		}
 	}
 	return nil
+}
+
+// History is an artifact's versions, oldest first.
+type History struct {
+	Items []VersionView `json:"items"`
+}
+
+// VersionView is one version of an artifact: the event that made it and
+// the data and tags it left, without content (absent for a deletion).
+type VersionView struct {
+	Version  int             `json:"version"`
+	Type     string          `json:"type"`
+	Time     string          `json:"time"`
+	Position uint64          `json:"position"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	Tags     *[]string       `json:"tags,omitempty"`
+	Content  *ContentView    `json:"content,omitempty"`
+}
+
+// ContentView is content kept in the object store, as a version names it.
+type ContentView struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Type   string `json:"content_type"`
+}
+
+// HistoryView is the view of an artifact's versions.
+func HistoryView(vs []query.Version) History {
+	out := History{Items: make([]VersionView, len(vs))}
+	for i, v := range vs {
+		vv := VersionView{Version: v.Artifact.Version, Type: v.Type, Time: formatTime(v.Time), Position: v.Position}
+		if v.Type != "artifact.deleted" {
+			a := Listed(v.Artifact)
+			vv.Data, vv.Tags = a.Data, &a.Tags
+			if c := v.Artifact.Content; c != nil {
+				vv.Content = &ContentView{SHA256: c.SHA256, Size: c.Size, Type: c.Type}
+			}
+		}
+		out.Items[i] = vv
+	}
+	return out
 }

@@ -176,6 +176,15 @@ func (s *Store) OpenRef(ctx context.Context, ref Ref) (io.ReadCloser, error) {
 	return r, nil
 }
 
+// Has reports whether content with digest sha is stored.
+func (s *Store) Has(ctx context.Context, sha string) (bool, error) {
+	_, err := s.obs.GetInfo(ctx, objectName(sha))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (s *Store) open(ctx context.Context, sha string) (*reader, error) {
 	// The info the object store keeps beside the chunks.
 	info, err := s.obs.GetInfo(ctx, objectName(sha))

@@ -8,7 +8,6 @@ import (
 	"iter"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 )
 
@@ -35,49 +34,89 @@ type UpdateRequest struct {
 	Tags []string `json:"tags,omitempty"`
 }
 
-// WriteOption qualifies an update, delete or upload.
+// WriteOption qualifies a write: a create, update, delete or upload.
 type WriteOption func(*writeOptions)
 
 type writeOptions struct {
-	ifMatch int
+	ifMatch  int
+	key      string
+	replayed *bool
 }
 
 // IfMatch makes a write apply only if the artifact is at version: the
-// server answers 412 otherwise (see IsPreconditionFailed).
+// server answers 412 otherwise (see IsPreconditionFailed). A create has no
+// version to match and does not send it.
 func IfMatch(version int) WriteOption {
 	return func(o *writeOptions) { o.ifMatch = version }
 }
 
-func writeHeader(opts []WriteOption) http.Header {
+// IdempotencyKey sends key as the write's Idempotency-Key (1 to 255
+// visible ASCII characters; empty sends none): the same request sent again
+// with the same key within 24 hours, after a timeout say, is not written
+// twice but answered with the first answer. The same key with another
+// request is a 422 problem of type TypeIdempotencyKeyReused; a refused
+// request is not remembered and may be sent again with its key.
+func IdempotencyKey(key string) WriteOption {
+	return func(o *writeOptions) { o.key = key }
+}
+
+// Replayed makes a write set *replayed to whether its answer was the
+// first answer to its IdempotencyKey sent again (nothing was written this
+// time). It is set false on any other answer.
+func Replayed(replayed *bool) WriteOption {
+	return func(o *writeOptions) { o.replayed = replayed }
+}
+
+func newWriteOptions(opts []WriteOption) writeOptions {
 	var o writeOptions
 	for _, f := range opts {
 		f(&o)
 	}
+	return o
+}
+
+// header is the request header the options send.
+func (o writeOptions) header() http.Header {
 	h := http.Header{}
 	if o.ifMatch != 0 {
 		h.Set("If-Match", strconv.Quote(strconv.Itoa(o.ifMatch)))
 	}
+	if o.key != "" {
+		h.Set(HeaderIdempotencyKey, o.key)
+	}
 	return h
 }
 
-// Create creates an artifact and returns it as stored.
-func (c *Client) Create(ctx context.Context, req CreateRequest) (Artifact, error) {
+// apply gives r the options' header and the place its answer is reported.
+func (o writeOptions) apply(r *request) {
+	r.header = o.header()
+	r.replayed = o.replayed
+}
+
+// Create creates an artifact and returns it as stored. Of the options,
+// IdempotencyKey and Replayed apply.
+func (c *Client) Create(ctx context.Context, req CreateRequest, opts ...WriteOption) (Artifact, error) {
 	r, err := jsonRequest(http.MethodPost, apiBase, req)
 	if err != nil {
 		return Artifact{}, err
 	}
+	o := newWriteOptions(opts)
+	o.ifMatch = 0
+	o.apply(&r)
 	var a Artifact
 	return a, c.do(ctx, r, &a)
 }
 
-// Get returns the artifact id with all of its data, content included.
-func (c *Client) Get(ctx context.Context, id string) (Artifact, error) {
+// Get returns the artifact id with all of its data, content included;
+// with AsOf, as it was then (not found if it did not exist yet, found if
+// deleted since).
+func (c *Client) Get(ctx context.Context, id string, opts ...ReadOption) (Artifact, error) {
 	p, err := artifactPath(id)
 	if err != nil {
 		return Artifact{}, err
 	}
 	var a Artifact
-	return a, c.do(ctx, request{method: http.MethodGet, path: p}, &a)
+	return a, c.do(ctx, request{method: http.MethodGet, path: p, query: readQuery(opts)}, &a)
 }
 
 // Update replaces the data and tags of the artifact id and returns it as
@@ -91,7 +130,7 @@ func (c *Client) Update(ctx context.Context, id string, req UpdateRequest, opts 
 	if err != nil {
 		return Artifact{}, err
 	}
-	r.header = writeHeader(opts)
+	newWriteOptions(opts).apply(&r)
 	var a Artifact
 	return a, c.do(ctx, r, &a)
 }
@@ -103,33 +142,39 @@ func (c *Client) Delete(ctx context.Context, id string, opts ...WriteOption) err
 	if err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: p, header: writeHeader(opts)}, nil)
+	r := request{method: http.MethodDelete, path: p}
+	newWriteOptions(opts).apply(&r)
+	return c.do(ctx, r, nil)
 }
 
 // List returns page number page (from 1) of size artifacts (at most
 // 1000), oldest first. A page or size of 0 takes the server's default (1
-// and 50).
+// and 50). ListWith takes filters, a sort and cursors.
 func (c *Client) List(ctx context.Context, page, size int) (Page, error) {
-	q := url.Values{}
-	if page != 0 {
-		q.Set("page", strconv.Itoa(page))
-	}
-	if size != 0 {
-		q.Set("size", strconv.Itoa(size))
-	}
-	var p Page
-	return p, c.do(ctx, request{method: http.MethodGet, path: apiBase, query: q}, &p)
+	return c.ListWith(ctx, ListOptions{Page: page, Size: size})
 }
 
 // All iterates over every live artifact, oldest first, reading pages of
 // pageSize (0: the server's default). On an error it yields the error once
-// and stops. Pages are read one after the other, not as one snapshot:
-// artifacts deleted meanwhile shift later ones onto earlier pages, which
-// the iteration may then miss.
+// and stops. It is AllWith without filters.
 func (c *Client) All(ctx context.Context, pageSize int) iter.Seq2[Artifact, error] {
+	return c.AllWith(ctx, ListOptions{Size: pageSize})
+}
+
+// AllWith iterates over every artifact opts selects, in its sort, reading
+// pages of opts.Size (0: the server's default) from opts.Page or
+// opts.Cursor (neither: the first), each next one by its cursor. On an
+// error it yields the error once and stops. The pages are read one after
+// the other, not as one snapshot (unless opts.AsOf names one), but the
+// cursors keep their place while others write: every artifact selected
+// from start to end comes once, and one created meanwhile comes if its
+// place in the sort lies after the page read last. An artifact whose sort
+// key changes meanwhile (sorted by updated_at, say) may come twice or not
+// at all.
+func (c *Client) AllWith(ctx context.Context, opts ListOptions) iter.Seq2[Artifact, error] {
 	return func(yield func(Artifact, error) bool) {
-		for n := 1; ; n++ {
-			p, err := c.List(ctx, n, pageSize)
+		for {
+			p, err := c.ListWith(ctx, opts)
 			if err != nil {
 				yield(Artifact{}, err)
 				return
@@ -139,22 +184,23 @@ func (c *Client) All(ctx context.Context, pageSize int) iter.Seq2[Artifact, erro
 					return
 				}
 			}
-			if n >= p.Pages || len(p.Items) == 0 {
+			if p.NextCursor == "" || len(p.Items) == 0 {
 				return
 			}
+			opts.Page, opts.Cursor = 0, p.NextCursor
 		}
 	}
 }
 
 // Tree returns the subtree under id, down to maxDepth levels below it: 0
 // is the root alone, a negative depth the whole subtree. Nodes leave out
-// their data's content.
-func (c *Client) Tree(ctx context.Context, id string, maxDepth int) (Node, error) {
+// their data's content. With AsOf it is the subtree as it was then.
+func (c *Client) Tree(ctx context.Context, id string, maxDepth int, opts ...ReadOption) (Node, error) {
 	p, err := artifactPath(id, "$tree")
 	if err != nil {
 		return Node{}, err
 	}
-	q := url.Values{}
+	q := readQuery(opts)
 	if maxDepth >= 0 {
 		q.Set("max_depth", strconv.Itoa(maxDepth))
 	}
@@ -163,20 +209,21 @@ func (c *Client) Tree(ctx context.Context, id string, maxDepth int) (Node, error
 }
 
 // Expand returns the artifact id with its level label and its data
-// without content, its children not loaded.
-func (c *Client) Expand(ctx context.Context, id string) (Node, error) {
+// without content, its children not loaded; with AsOf, as it was then.
+func (c *Client) Expand(ctx context.Context, id string, opts ...ReadOption) (Node, error) {
 	p, err := artifactPath(id, "$expand")
 	if err != nil {
 		return Node{}, err
 	}
 	var n Node
-	return n, c.do(ctx, request{method: http.MethodGet, path: p}, &n)
+	return n, c.do(ctx, request{method: http.MethodGet, path: p, query: readQuery(opts)}, &n)
 }
 
 // Ancestors returns the ancestors of the artifact id, its root first and
 // its parent last (none for a root), each with its level label and its
-// data without content, their children not loaded.
-func (c *Client) Ancestors(ctx context.Context, id string) ([]Node, error) {
+// data without content, their children not loaded; with AsOf, as they
+// were then.
+func (c *Client) Ancestors(ctx context.Context, id string, opts ...ReadOption) ([]Node, error) {
 	p, err := artifactPath(id, "$ancestors")
 	if err != nil {
 		return nil, err
@@ -184,7 +231,7 @@ func (c *Client) Ancestors(ctx context.Context, id string) ([]Node, error) {
 	var out struct {
 		Items []Node `json:"items"`
 	}
-	return out.Items, c.do(ctx, request{method: http.MethodGet, path: p}, &out)
+	return out.Items, c.do(ctx, request{method: http.MethodGet, path: p, query: readQuery(opts)}, &out)
 }
 
 // Metadata returns data.metadata of the artifact id as stored, or {} when
@@ -198,10 +245,10 @@ func (c *Client) Metadata(ctx context.Context, id string) (json.RawMessage, erro
 	return m, c.do(ctx, request{method: http.MethodGet, path: p}, &m)
 }
 
-// Stats counts the live artifacts.
-func (c *Client) Stats(ctx context.Context) (Stats, error) {
+// Stats counts the live artifacts; with AsOf, those live then.
+func (c *Client) Stats(ctx context.Context, opts ...ReadOption) (Stats, error) {
 	var s Stats
-	return s, c.do(ctx, request{method: http.MethodGet, path: apiBase + "/$stats"}, &s)
+	return s, c.do(ctx, request{method: http.MethodGet, path: apiBase + "/$stats", query: readQuery(opts)}, &s)
 }
 
 // Schema returns the JSON Schema of an artifact.

@@ -21,6 +21,12 @@ const (
 	// HeaderMinPosition asks an instance to answer only once it has
 	// applied that position.
 	HeaderMinPosition = "Arbor-Min-Position"
+	// HeaderIdempotencyKey names a write, so that sending it again does
+	// not write it twice (see IdempotencyKey).
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderReplayed is "true" on the first answer to an Idempotency-Key
+	// sent again (see Replayed).
+	HeaderReplayed = "Idempotent-Replayed"
 )
 
 // apiBase is the path of the artifact collection.
@@ -86,8 +92,8 @@ func New(baseURL string, opts ...Option) *Client {
 }
 
 // Position returns the highest log position the client has seen a write
-// answer with, zero before the first write. It is the token the client
-// sends as Arbor-Min-Position.
+// (or a read with AsOf) answer with, zero before the first. It is the
+// token the client sends as Arbor-Min-Position.
 func (c *Client) Position() uint64 { return c.pos.Load() }
 
 // observe raises the remembered position to pos.
@@ -109,6 +115,8 @@ type request struct {
 	body   io.Reader
 	// ctype is the body's Content-Type.
 	ctype string
+	// replayed, if set, is set to whether a write's answer was replayed.
+	replayed *bool
 }
 
 // send makes r and returns the response when its status is 2xx, having
@@ -141,6 +149,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	}
 	if p, err := strconv.ParseUint(resp.Header.Get(HeaderPosition), 10, 64); err == nil {
 		c.observe(p)
+	}
+	if r.replayed != nil {
+		*r.replayed = resp.Header.Get(HeaderReplayed) == "true"
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()

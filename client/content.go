@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"mime"
@@ -16,8 +18,11 @@ import (
 // part "content" is r, of contentType (default application/octet-stream).
 // r streams to the server as it is read, never held in memory whole. The
 // artifact's data then carries content_type, content_size and
-// content_sha256.
-func (c *Client) CreateWithContent(ctx context.Context, req CreateRequest, contentType string, r io.Reader) (Artifact, error) {
+// content_sha256. Of the options, IdempotencyKey and Replayed apply; with
+// a key, the multipart boundary is made from it, so that the same request
+// sent again is the same body (the key is then best not written in the
+// content).
+func (c *Client) CreateWithContent(ctx context.Context, req CreateRequest, contentType string, r io.Reader, opts ...WriteOption) (Artifact, error) {
 	body, err := jsonRequest(http.MethodPost, apiBase, req)
 	if err != nil {
 		return Artifact{}, err
@@ -25,8 +30,16 @@ func (c *Client) CreateWithContent(ctx context.Context, req CreateRequest, conte
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
+	o := newWriteOptions(opts)
+	o.ifMatch = 0
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	if o.key != "" {
+		sum := sha256.Sum256([]byte(o.key))
+		if err := mw.SetBoundary("arbor-" + hex.EncodeToString(sum[:])); err != nil {
+			return Artifact{}, err
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -38,8 +51,10 @@ func (c *Client) CreateWithContent(ctx context.Context, req CreateRequest, conte
 		pr.CloseWithError(io.ErrClosedPipe)
 		<-done
 	}()
+	cr := request{method: http.MethodPost, path: apiBase, body: pr, ctype: mw.FormDataContentType()}
+	o.apply(&cr)
 	var a Artifact
-	err = c.do(ctx, request{method: http.MethodPost, path: apiBase, body: pr, ctype: mw.FormDataContentType()}, &a)
+	err = c.do(ctx, cr, &a)
 	return a, err
 }
 
@@ -81,8 +96,10 @@ func (c *Client) UploadContent(ctx context.Context, id, contentType string, r io
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
+	req := request{method: http.MethodPut, path: p, body: r, ctype: contentType}
+	newWriteOptions(opts).apply(&req)
 	var a Artifact
-	err = c.do(ctx, request{method: http.MethodPut, path: p, body: r, ctype: contentType, header: writeHeader(opts)}, &a)
+	err = c.do(ctx, req, &a)
 	return a, err
 }
 

@@ -2,6 +2,12 @@
 // trees, content upload and download, statistics, health, and the live
 // feed of events.
 //
+// The past is kept: History lists an artifact's versions and GetVersion
+// reads one; the reads take AsOf (a log position or a time) for the state
+// as it was then. ListWith selects (hierarchy, level, parent, tags, times,
+// a CEL filter), sorts and pages by cursor. A write sent with
+// IdempotencyKey is done once, however often it is sent.
+//
 // A Client is safe for concurrent use. It remembers the highest log
 // position its writes have answered with (the Arbor-Position header) and
 // sends it as Arbor-Min-Position on later requests, so that a client whose

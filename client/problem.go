@@ -62,6 +62,9 @@ const (
 	TypeInternal            = "urn:servicekit:error:internal"
 	TypeUnauthorized        = "urn:servicekit:error:unauthorized" // no API key, or one arbor does not know
 	TypeForbidden           = "urn:servicekit:error:forbidden"    // the key's scope does not allow the request
+	// TypeIdempotencyKeyReused (422): the Idempotency-Key came with another
+	// request within 24 hours; nothing was written.
+	TypeIdempotencyKeyReused = "urn:arbor:error:idempotency-key-reused"
 )
 
 // IsNotFound reports whether err is a 404 problem: an unknown or deleted

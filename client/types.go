@@ -156,16 +156,34 @@ func (n *Node) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Page is one page of the list of live artifacts, oldest first. Its items
-// leave out their data's content.
+// Page is one page of a list of artifacts. Its items leave out their
+// data's content.
 type Page struct {
 	Items []Artifact `json:"items"`
-	// Total counts every live artifact; Pages the pages of Size items
-	// they fill.
+	// Total counts every artifact the list selects; Pages the pages of
+	// Size items they fill.
 	Total int `json:"total"`
+	// Page is the page's number, 0 for a page asked for by cursor.
 	Page  int `json:"page"`
 	Size  int `json:"size"`
 	Pages int `json:"pages"`
+	// NextCursor asks for the next page (ListOptions.Cursor); empty on
+	// the last.
+	NextCursor string `json:"next_cursor"`
+}
+
+// MarshalJSON writes p as the API does: next_cursor null on the last
+// page.
+func (p Page) MarshalJSON() ([]byte, error) {
+	type page Page // without this method
+	w := struct {
+		page
+		NextCursor *string `json:"next_cursor"`
+	}{page: page(p)}
+	if p.NextCursor != "" {
+		w.NextCursor = &p.NextCursor
+	}
+	return json.Marshal(w)
 }
 
 // Stats counts live artifacts, in all and per hierarchy.

@@ -27,6 +27,7 @@ type AttachContent struct {
 	ID      ulid.ULID
 	IfMatch int
 	Content events.Content
+	Key     *Key
 }
 
 // AttachContent carries out a and returns the artifact and the log position
@@ -35,7 +36,7 @@ type AttachContent struct {
 // ErrStale, *ValidationError (a typed layout that does not allow it), and
 // errors wrapping events.ErrUnavailable.
 func (h *Handler) AttachContent(ctx context.Context, a AttachContent) (projection.Artifact, uint64, error) {
-	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
+	env, pos, d, err := h.run(ctx, a.Key, func(s *projection.State) (decision, error) {
 		cur, found := s.Get(a.ID)
 		switch {
 		case !found || !cur.Live:
@@ -54,7 +55,7 @@ func (h *Handler) AttachContent(ctx context.Context, a AttachContent) (projectio
 	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	return d.prev.AfterUpdate(env, d.event.(events.ArtifactUpdated)), env.Seq, nil
+	return d.prev.AfterUpdate(env, d.event.(events.ArtifactUpdated)), pos, nil
 }
 
 // stamp returns data for binary content c (see content.Stamp), validated.

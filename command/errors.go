@@ -58,3 +58,30 @@ func (e *NotAppliedError) Error() string {
 }
 
 func (e *NotAppliedError) Unwrap() error { return e.Err }
+
+// Key is an idempotency key a request carried, and a digest of the
+// request: the same key answers the same request once, for
+// projection.KeyTTL.
+type Key struct {
+	Key     string
+	Request string
+}
+
+// ReplayedError means the request was answered before under its key:
+// nothing was written, and the caller answers as it did then, from the
+// write Keyed records.
+type ReplayedError struct {
+	projection.Keyed
+}
+
+func (e *ReplayedError) Error() string {
+	return fmt.Sprintf("command: answered before under idempotency key %q", e.Key)
+}
+
+// KeyReusedError means the key answered another request within
+// projection.KeyTTL.
+type KeyReusedError struct{ Key string }
+
+func (e *KeyReusedError) Error() string {
+	return fmt.Sprintf("command: idempotency key %q was used for another request", e.Key)
+}

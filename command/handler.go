@@ -28,6 +28,7 @@ type Create struct {
 	// Attachment, if set, is uploaded content (already in the object
 	// store) that becomes the artifact's content.
 	Attachment *events.Content
+	Key        *Key
 }
 
 // Update replaces an artifact's data and tags. ParentSet says the request
@@ -40,6 +41,7 @@ type Update struct {
 	Tags      []string
 	Data      json.RawMessage
 	IfMatch   int
+	Key       *Key
 }
 
 // Delete asks to delete an artifact without live children. IfMatch, when
@@ -47,12 +49,14 @@ type Update struct {
 type Delete struct {
 	ID      ulid.ULID
 	IfMatch int
+	Key     *Key
 }
 
 // Appender is the part of the log commands write to: *events.Log.
 type Appender interface {
 	Append(ctx context.Context, w events.Write) (uint64, error)
 	LastSeq(ctx context.Context) (uint64, error)
+	LastOn(ctx context.Context, subject string) (uint64, error)
 }
 
 // Handler carries out commands. Its fields must be set before use; it is
@@ -112,7 +116,7 @@ func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, ui
 			return projection.Artifact{}, 0, err
 		}
 	}
-	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
+	env, pos, d, err := h.run(ctx, c.Key, func(s *projection.State) (decision, error) {
 		return decideCreate(s, h.Hierarchies, c, h.idFor(s, c), content)
 	})
 	if err != nil {
@@ -126,7 +130,7 @@ func (h *Handler) Create(ctx context.Context, c Create) (projection.Artifact, ui
 	}
 	a := projection.AfterCreate(env, ev)
 	a.Key = now.Key
-	return a, env.Seq, nil
+	return a, pos, nil
 }
 
 // idFor is the id of the artifact c creates: the client's, or a new one. A
@@ -188,21 +192,21 @@ func (h *Handler) Update(ctx context.Context, u Update) (projection.Artifact, ui
 	if u.Data, moved, err = h.fit(ctx, u.Data); err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	env, d, err := h.run(ctx, func(s *projection.State) (decision, error) {
+	env, pos, d, err := h.run(ctx, u.Key, func(s *projection.State) (decision, error) {
 		a, found := s.Get(u.ID)
 		return decideUpdate(a, found, h.Hierarchies, u, moved, s.Layout())
 	})
 	if err != nil {
 		return projection.Artifact{}, 0, err
 	}
-	return d.prev.AfterUpdate(env, d.event.(events.ArtifactUpdated)), env.Seq, nil
+	return d.prev.AfterUpdate(env, d.event.(events.ArtifactUpdated)), pos, nil
 }
 
 // Delete carries out d and returns the log position of the event. Errors:
 // ErrNotFound, *ConflictError (live children), ErrStale, and errors
 // wrapping events.ErrUnavailable.
 func (h *Handler) Delete(ctx context.Context, d Delete) (uint64, error) {
-	env, _, err := h.run(ctx, func(s *projection.State) (decision, error) {
+	_, pos, _, err := h.run(ctx, d.Key, func(s *projection.State) (decision, error) {
 		a, found := s.Get(d.ID)
 		return decideDelete(a, found, h.Hierarchies, d, s.Layout())
 	})
@@ -216,14 +220,20 @@ func (h *Handler) Delete(ctx context.Context, d Delete) (uint64, error) {
 		// and its children stand.
 		return 0, &ConflictError{Reason: fmt.Sprintf("artifact has children (%d live); delete them first", a.Children)}
 	}
-	return env.Seq, nil
+	return pos, nil
 }
 
 // run decides against the projection and appends, again after every
 // conflict once the projection has seen what caused it, then waits until
-// the projection has applied the event. It returns the event appended, with
-// its position, and the decision it carries out.
-func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decision, error)) (events.Envelope, decision, error) {
+// the projection has applied the write. It returns the event appended,
+// with its position, the position of the write's last message (the event,
+// its seals and key record), and the decision it carries out.
+//
+// With a key, the write records it (see events.KeyRecorded); a key that
+// answered a request within projection.KeyTTL is not written again: run
+// returns a *ReplayedError for the same request, a *KeyReusedError for
+// another.
+func (h *Handler) run(ctx context.Context, key *Key, decide func(*projection.State) (decision, error)) (events.Envelope, uint64, decision, error) {
 	ctx, cancel := h.bound(ctx)
 	defer cancel()
 	env := events.Envelope{ID: h.NewID(), Time: h.Now().UTC().Truncate(time.Millisecond)}
@@ -232,16 +242,34 @@ func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decis
 		attempts = 100
 	}
 	confirmed := false
+	var claim *events.Claim
 	for range attempts {
 		var (
-			d   decision
-			at  uint64 // the position decided at
-			err error
+			d     decision
+			at    uint64 // the position decided at
+			err   error
+			keyed *projection.Keyed
 		)
 		h.Projection.Read(func(s *projection.State) {
+			if key != nil {
+				if k, ok := s.Key(key.Key, h.Now()); ok {
+					keyed = &k
+					return
+				}
+				if claim == nil {
+					claim = &events.Claim{Key: key.Key, Request: key.Request, Subject: s.Layout().KeySubject(key.Key)}
+				}
+				claim.Last = max(claim.Last, s.KeyPosition(key.Key))
+			}
 			d, err = decide(s)
 			at = s.Applied()
 		})
+		if keyed != nil {
+			if keyed.Request != key.Request {
+				return events.Envelope{}, 0, decision{}, &KeyReusedError{Key: key.Key}
+			}
+			return events.Envelope{}, 0, decision{}, &ReplayedError{Keyed: *keyed}
+		}
 		if err != nil {
 			// A rule that fails against this instance's projection may
 			// only fail because the projection is behind (a parent
@@ -253,33 +281,44 @@ func (h *Handler) run(ctx context.Context, decide func(*projection.State) (decis
 					continue
 				}
 			}
-			return events.Envelope{}, decision{}, err
+			return events.Envelope{}, 0, decision{}, err
 		}
 		env.Event = d.event
 		w := d.write
 		w.Env = env
+		w.Claim = claim
 		pos, err := h.Log.Append(ctx, w)
 		var conflict *events.ConflictError
 		if errors.As(err, &conflict) {
 			h.conflicts.Add(1)
-			if d.taken != nil {
-				return events.Envelope{}, decision{}, d.taken
+			if d.taken != nil && claim == nil {
+				return events.Envelope{}, 0, decision{}, d.taken
 			}
 			if err := h.catchUp(ctx, conflict.Last); err != nil {
-				return events.Envelope{}, decision{}, err
+				return events.Envelope{}, 0, decision{}, err
+			}
+			if claim != nil {
+				// The key's subject may hold a record the projection does
+				// not keep (one older than KeyTTL): expect what is there.
+				if claim.Last, err = h.Log.LastOn(ctx, claim.Subject); err != nil {
+					return events.Envelope{}, 0, decision{}, err
+				}
 			}
 			continue
 		}
 		if err != nil {
-			return events.Envelope{}, decision{}, err
+			return events.Envelope{}, 0, decision{}, err
 		}
 		if err := h.waitApplied(ctx, pos); err != nil {
-			return events.Envelope{}, decision{}, &NotAppliedError{Pos: pos, Err: err}
+			return events.Envelope{}, 0, decision{}, &NotAppliedError{Pos: pos, Err: err}
 		}
-		env.Seq = pos
-		return env, d, nil
+		env.Seq = pos - uint64(len(w.Seals))
+		if claim != nil {
+			env.Seq--
+		}
+		return env, pos, d, nil
 	}
-	return events.Envelope{}, decision{}, fmt.Errorf("%w: still contended after %d attempts", events.ErrUnavailable, attempts)
+	return events.Envelope{}, 0, decision{}, fmt.Errorf("%w: still contended after %d attempts", events.ErrUnavailable, attempts)
 }
 
 // waitApplied waits until the projection has applied pos. A write that

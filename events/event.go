@@ -65,15 +65,28 @@ type ArtifactSealed struct {
 	ID ulid.ULID `json:"id"`
 }
 
+// KeyRecorded records that the write before it, in one atomic batch,
+// answered a request that carried an Idempotency-Key: the same key with the
+// same request is answered from it rather than written again. It goes on
+// the key's own subject (see Layout.KeySubject), which the write expects empty,
+// or as it was when the key was last used, long enough ago.
+type KeyRecorded struct {
+	ID      ulid.ULID `json:"id"`      // the artifact the write changed
+	Key     string    `json:"key"`     // as the client sent it
+	Request string    `json:"request"` // a digest of the request
+}
+
 func (ArtifactCreated) EventType() string { return "artifact.created" }
 func (ArtifactUpdated) EventType() string { return "artifact.updated" }
 func (ArtifactDeleted) EventType() string { return "artifact.deleted" }
 func (ArtifactSealed) EventType() string  { return "artifact.sealed" }
+func (KeyRecorded) EventType() string     { return "request.keyed" }
 
 func (e ArtifactCreated) ArtifactID() ulid.ULID { return e.ID }
 func (e ArtifactUpdated) ArtifactID() ulid.ULID { return e.ID }
 func (e ArtifactDeleted) ArtifactID() ulid.ULID { return e.ID }
 func (e ArtifactSealed) ArtifactID() ulid.ULID  { return e.ID }
+func (e KeyRecorded) ArtifactID() ulid.ULID     { return e.ID }
 
 // Envelope is an event with the attributes the log gives it. ID doubles as
 // the Nats-Msg-Id; Seq is the stream sequence and Subject the subject, both
@@ -98,6 +111,7 @@ var decoders = map[string]func([]byte) (Event, error){
 	"artifact.updated/v1": decodeAs[ArtifactUpdated],
 	"artifact.deleted/v1": decodeAs[ArtifactDeleted],
 	"artifact.sealed/v1":  decodeAs[ArtifactSealed],
+	"request.keyed/v1":    decodeAs[KeyRecorded],
 }
 
 func decodeAs[E Event](b []byte) (Event, error) {

@@ -249,6 +249,19 @@ type Write struct {
 	Label      string
 	Seals      []string
 	SealExpect Expect
+	// Claim, if set, records an idempotency key after the event (and its
+	// seals), in one atomic batch with them.
+	Claim *Claim
+}
+
+// Claim is the record of an idempotency key that a write carries: see
+// KeyRecorded. Its subject is Layout.KeySubject of the key, expected at
+// position Last (zero: never used).
+type Claim struct {
+	Key     string
+	Request string
+	Last    uint64
+	Subject string
 }
 
 // Append writes w and returns the position of its last message (the event,
@@ -334,8 +347,8 @@ func (l *Log) append(ctx context.Context, w Write, msgs []*nats.Msg) (uint64, er
 // (no seals): for a caller that publishes many itself, asynchronously,
 // and reads each acknowledgement as Append would.
 func (l *Log) Message(w Write) (*nats.Msg, error) {
-	if len(w.Seals) > 0 {
-		return nil, fmt.Errorf("events: %s with seals is a batch, not one message", w.Env.Event.EventType())
+	if len(w.Seals) > 0 || w.Claim != nil {
+		return nil, fmt.Errorf("events: %s with seals or a key is a batch, not one message", w.Env.Event.EventType())
 	}
 	msgs, err := l.encode(w)
 	if err != nil {
@@ -361,7 +374,15 @@ func (l *Log) landed(ctx context.Context, w Write) (uint64, bool) {
 	if err != nil || m.Header.Get(HeaderID) != w.Env.ID.String() {
 		return 0, false
 	}
-	return m.Sequence + uint64(len(w.Seals)), true
+	return m.Sequence + uint64(len(w.Seals)) + claims(w), true
+}
+
+// claims is the number of key records w carries.
+func claims(w Write) uint64 {
+	if w.Claim != nil {
+		return 1
+	}
+	return 0
 }
 
 // matches reports whether subject matches filter, with NATS wildcards.
@@ -404,6 +425,15 @@ func (l *Log) encode(w Write) ([]*nats.Msg, error) {
 			expect(sh, w.SealExpect)
 		}
 		msgs = append(msgs, &nats.Msg{Subject: subject, Header: sh, Data: sbody})
+	}
+	if c := w.Claim; c != nil {
+		rec := Envelope{ID: ulid.Make(), Time: w.Env.Time, Event: KeyRecorded{ID: w.Env.Event.ArtifactID(), Key: c.Key, Request: c.Request}}
+		ch, cbody, err := Encode(rec, l.cfg.Source)
+		if err != nil {
+			return nil, err
+		}
+		expect(ch, Expect{Subject: c.Subject, Last: c.Last})
+		msgs = append(msgs, &nats.Msg{Subject: c.Subject, Header: ch, Data: cbody})
 	}
 	if len(msgs) > 1 {
 		// A duplicate message id would reject the whole batch; the batch
@@ -584,6 +614,21 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// LastOn returns the position of the last message on subject, zero when
+// there is none.
+func (l *Log) LastOn(ctx context.Context, subject string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	m, err := l.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: last message on %s: %v", ErrUnavailable, subject, err)
+	}
+	return m.Sequence, nil
 }
 
 // gone reports whether the server says the stream does not exist.

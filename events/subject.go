@@ -1,6 +1,8 @@
 package events
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/bits"
 	"regexp"
@@ -131,6 +133,16 @@ func (l Layout) Art(p Place, id ulid.ULID) string {
 // Seal is seal subject i (from 0 to Seals-1) of id.
 func (l Layout) Seal(p Place, id ulid.ULID, i int) string {
 	return l.base(p) + "." + KindSeal + strconv.Itoa(i) + "." + id.String()
+}
+
+// KindKey is the second token of the subjects of idempotency keys.
+const KindKey = "key"
+
+// KeySubject is the subject of an idempotency key: a digest of it, so that any
+// key the client chose fits one token.
+func (l Layout) KeySubject(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return l.Prefix + "." + KindKey + "." + hex.EncodeToString(sum[:16])
 }
 
 // Subject is a parsed event subject.
@@ -286,8 +298,12 @@ func (f Filter) Subjects(prefix string) []string {
 // Match reports whether a record the server selected by f.Subjects is one
 // f wants: its level label, type and artifact, which only headers carry for
 // some events. Seals, which are no artifact's event, never match a filter
-// that names a type or label.
+// that names a type or label. Records of idempotency keys, arbor's own
+// bookkeeping, match none.
 func (f Filter) Match(r Record) bool {
+	if r.Type() == (KeyRecorded{}).EventType() {
+		return false
+	}
 	if f.Kind != "" && r.Type() != "artifact."+f.Kind {
 		return false
 	}

@@ -17,6 +17,7 @@ import (
 	"arbor/api"
 	"arbor/command"
 	"arbor/projection"
+	"arbor/query"
 )
 
 const maxPageSize = 1000
@@ -28,22 +29,29 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		return s.createMultipart(w, r)
 	}
-	c, err := s.decodeCreate(r.Body, r.Header.Get("Content-Type"))
+	body, err := s.readJSON(r.Body, r.Header.Get("Content-Type"))
 	if err != nil {
+		return err
+	}
+	c, err := decodeCreate(body)
+	if err != nil {
+		return err
+	}
+	if c.Key, err = idempotencyKey(r, string(body)); err != nil {
 		return err
 	}
 	a, pos, err := s.Commands.Create(r.Context(), c)
 	if err != nil {
-		return err
+		return s.replayed(w, r, err)
 	}
 	w.Header().Set("Location", base+"/"+a.ID.String())
 	return s.writeFullArtifact(w, r, http.StatusCreated, a, pos)
 }
 
 // decodeCreate reads the JSON body of a create.
-func (s *Server) decodeCreate(body io.Reader, contentType string) (command.Create, error) {
+func decodeCreate(body []byte) (command.Create, error) {
 	var req api.CreateRequest
-	if err := s.decode(body, contentType, &req); err != nil {
+	if err := api.DecodeJSON(body, &req); err != nil {
 		return command.Create{}, err
 	}
 	return req.Command()
@@ -54,10 +62,50 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	if q.Has("version") && q.Has("as_of") {
+		return api.BadRequest("version and as_of cannot go together")
+	}
+	if v := q.Get("version"); v != "" {
+		n, err := intParam(v, "version", 0, 1, -1)
+		if err != nil {
+			return err
+		}
+		a, err := s.Queries.AtVersion(r.Context(), id, n)
+		if err != nil {
+			return err
+		}
+		return s.writePastArtifact(w, r, a, nil)
+	}
+	pos, err := s.asOf(r.Context(), q.Get("as_of"))
+	if err != nil {
+		return err
+	}
+	if pos != nil {
+		a, err := s.Queries.GetAt(r.Context(), id, *pos)
+		if err != nil {
+			return err
+		}
+		return s.writePastArtifact(w, r, a, pos)
+	}
 	a, err := s.Queries.Get(id)
 	if err != nil {
 		return err
 	}
+	return s.writeFullArtifact(w, r, http.StatusOK, a, 0)
+}
+
+// writePastArtifact writes an earlier version of an artifact in full. JSON
+// content moved to the object store is read back if it is still there:
+// content no live artifact refers to is collected after a grace period,
+// and then the version's content is a null.
+func (s *Server) writePastArtifact(w http.ResponseWriter, r *http.Request, a projection.Artifact, pos *uint64) error {
+	if c := a.Content; c != nil && c.JSON {
+		if has, err := s.Blobs.Has(r.Context(), c.SHA256); err == nil && !has {
+			a.Content = nil
+		}
+	}
+	setAsOf(w, pos)
 	return s.writeFullArtifact(w, r, http.StatusOK, a, 0)
 }
 
@@ -66,8 +114,12 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
+	body, err := s.readJSON(r.Body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
 	var req api.UpdateRequest
-	if err := s.decode(r.Body, r.Header.Get("Content-Type"), &req); err != nil {
+	if err := api.DecodeJSON(body, &req); err != nil {
 		return err
 	}
 	ifm, err := api.IfMatch(r.Header.Get("If-Match"))
@@ -78,9 +130,12 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
+	if u.Key, err = idempotencyKey(r, strconv.Itoa(ifm), string(body)); err != nil {
+		return err
+	}
 	a, pos, err := s.Commands.Update(r.Context(), u)
 	if err != nil {
-		return err
+		return s.replayed(w, r, err)
 	}
 	return s.writeFullArtifact(w, r, http.StatusOK, a, pos)
 }
@@ -94,9 +149,12 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if d.IfMatch, err = api.IfMatch(r.Header.Get("If-Match")); err != nil {
 		return err
 	}
+	if d.Key, err = idempotencyKey(r, strconv.Itoa(d.IfMatch)); err != nil {
+		return err
+	}
 	pos, err := s.Commands.Delete(r.Context(), d)
 	if err != nil {
-		return err
+		return s.replayed(w, r, err)
 	}
 	w.Header().Set(api.HeaderPosition, strconv.FormatUint(pos, 10))
 	w.WriteHeader(http.StatusNoContent)
@@ -104,16 +162,16 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	q := r.URL.Query()
-	page, err := intParam(q.Get("page"), "page", 1, 1, -1)
+	lq, err := s.listQuery(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}
-	size, err := intParam(q.Get("size"), "size", 50, 1, maxPageSize)
+	p, err := s.Queries.List(r.Context(), lq)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, api.PageView(s.Queries.List(page, size)))
+	setAsOf(w, lq.AsOf)
+	return writeJSON(w, http.StatusOK, listView(p))
 }
 
 func (s *Server) postTree(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -125,7 +183,11 @@ func (s *Server) postTree(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	if err != nil {
 		return err
 	}
-	return s.writeTree(w, id, depth)
+	asOf, err := req.AsOfText()
+	if err != nil {
+		return err
+	}
+	return s.writeTree(w, r, id, depth, asOf)
 }
 
 func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -139,14 +201,24 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ps httprouter.P
 			return err
 		}
 	}
-	return s.writeTree(w, id, depth)
+	return s.writeTree(w, r, id, depth, r.URL.Query().Get("as_of"))
 }
 
-func (s *Server) writeTree(w http.ResponseWriter, id ulid.ULID, depth int) error {
-	t, err := s.Queries.Tree(id, depth)
+func (s *Server) writeTree(w http.ResponseWriter, r *http.Request, id ulid.ULID, depth int, asOf string) error {
+	pos, err := s.asOf(r.Context(), asOf)
 	if err != nil {
 		return err
 	}
+	var t query.Tree
+	if pos != nil {
+		t, err = s.Queries.TreeAt(r.Context(), id, depth, *pos)
+	} else {
+		t, err = s.Queries.Tree(id, depth)
+	}
+	if err != nil {
+		return err
+	}
+	setAsOf(w, pos)
 	return writeJSON(w, http.StatusOK, api.TreeView(t))
 }
 
@@ -155,10 +227,20 @@ func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err != nil {
 		return err
 	}
-	t, err := s.Queries.Expand(id)
+	pos, err := s.asOf(r.Context(), r.URL.Query().Get("as_of"))
 	if err != nil {
 		return err
 	}
+	var t query.Tree
+	if pos != nil {
+		t, err = s.Queries.ExpandAt(r.Context(), id, *pos)
+	} else {
+		t, err = s.Queries.Expand(id)
+	}
+	if err != nil {
+		return err
+	}
+	setAsOf(w, pos)
 	return writeJSON(w, http.StatusOK, api.ExpandView(t))
 }
 
@@ -169,11 +251,35 @@ func (s *Server) ancestors(w http.ResponseWriter, r *http.Request, ps httprouter
 	if err != nil {
 		return err
 	}
-	as, err := s.Queries.Ancestors(id)
+	pos, err := s.asOf(r.Context(), r.URL.Query().Get("as_of"))
 	if err != nil {
 		return err
 	}
+	var as []query.Tree
+	if pos != nil {
+		as, err = s.Queries.AncestorsAt(r.Context(), id, *pos)
+	} else {
+		as, err = s.Queries.Ancestors(id)
+	}
+	if err != nil {
+		return err
+	}
+	setAsOf(w, pos)
 	return writeJSON(w, http.StatusOK, api.AncestorsView(as))
+}
+
+// history serves {"items": [...]}: every version of an artifact, live or
+// deleted, oldest first.
+func (s *Server) history(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id, err := pathID(ps)
+	if err != nil {
+		return err
+	}
+	vs, err := s.Queries.History(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, api.HistoryView(vs))
 }
 
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -189,6 +295,14 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request, ps httprouter.
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	pos, err := s.asOf(r.Context(), r.URL.Query().Get("as_of"))
+	if err != nil {
+		return err
+	}
+	if pos != nil {
+		setAsOf(w, pos)
+		return writeJSON(w, http.StatusOK, s.Queries.StatsAt(*pos))
+	}
 	return writeJSON(w, http.StatusOK, s.Queries.Stats())
 }
 
@@ -202,21 +316,31 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 // is not JSON, 413 past MaxBody, 422 naming the field for a value of the
 // wrong type.
 func (s *Server) decode(r io.Reader, ct string, v any) error {
+	body, err := s.readJSON(r, ct)
+	if err != nil {
+		return err
+	}
+	return api.DecodeJSON(body, v)
+}
+
+// readJSON reads a JSON request body of type ct (empty: JSON): 400 for
+// another type, 413 past MaxBody.
+func (s *Server) readJSON(r io.Reader, ct string) ([]byte, error) {
 	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return api.BadRequest("Content-Type must be application/json, not %q", ct)
+			return nil, api.BadRequest("Content-Type must be application/json, not %q", ct)
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, io.NopCloser(r), s.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return err
+			return nil, err
 		}
-		return api.BadRequest("reading the body: %v", err)
+		return nil, api.BadRequest("reading the body: %v", err)
 	}
-	return api.DecodeJSON(body, v)
+	return body, nil
 }
 
 func pathID(ps httprouter.Params) (ulid.ULID, error) {

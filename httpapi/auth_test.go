@@ -108,6 +108,7 @@ func (e *env) routes() []route {
 		{method: "GET", path: item + "/$tree", need: read, status: 200},
 		{method: "GET", path: item + "/$expand", need: read, status: 200},
 		{method: "GET", path: item + "/$ancestors", need: read, status: 200},
+		{method: "GET", path: item + "/$history", need: read, status: 200},
 		{method: "GET", path: item + "/$metadata", need: read, status: 200},
 		{method: "GET", path: item + "/$download", need: read, status: 200},
 		{method: "PUT", path: base + "/" + child.ID + "/$content", body: "some bytes",

@@ -34,21 +34,30 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request, ps httproute
 		return err
 	}
 	// Refuse what can be refused before reading a byte of a possibly
-	// large body.
+	// large body (but a request sent again with its key: its answer may be
+	// a replay, whatever the artifact's version now).
+	keyed := r.Header.Get(HeaderIdempotencyKey) != ""
 	cur, err := s.Queries.Get(id)
-	if err != nil {
+	if err != nil && !keyed {
 		return err
 	}
-	if ifm != 0 && ifm != cur.Version {
+	if ifm != 0 && ifm != cur.Version && !keyed {
 		return command.ErrStale
+	}
+	if _, err := idempotencyKey(r); err != nil {
+		return err
 	}
 	c, err := s.upload(r.Context(), r.Body, r.ContentLength, r.Header.Get("Content-Type"))
 	if err != nil {
 		return err
 	}
-	a, pos, err := s.Commands.AttachContent(r.Context(), command.AttachContent{ID: id, IfMatch: ifm, Content: c})
-	if err != nil {
+	att := command.AttachContent{ID: id, IfMatch: ifm, Content: c}
+	if att.Key, err = idempotencyKey(r, strconv.Itoa(ifm), c.SHA256, c.Type); err != nil {
 		return err
+	}
+	a, pos, err := s.Commands.AttachContent(r.Context(), att)
+	if err != nil {
+		return s.replayed(w, r, err)
 	}
 	return s.writeFullArtifact(w, r, http.StatusOK, a, pos)
 }
@@ -100,16 +109,27 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || part.FormName() != "artifact" {
 		return api.BadRequest(`the first part of a multipart create must be "artifact", the artifact's JSON`)
 	}
-	c, err := s.decodeCreate(part, "")
+	body, err := s.readJSON(part, "")
 	if err != nil {
+		return err
+	}
+	c, err := decodeCreate(body)
+	if err != nil {
+		return err
+	}
+	if _, err := idempotencyKey(r); err != nil {
 		return err
 	}
 	part, err = mr.NextPart()
 	if err != nil || part.FormName() != "content" {
 		return api.BadRequest(`the second part of a multipart create must be "content", the file`)
 	}
-	if err := s.Commands.Validate(r.Context(), c); err != nil {
-		return err // before storing a byte of the file
+	if r.Header.Get(HeaderIdempotencyKey) == "" {
+		// Before storing a byte of the file. (A request sent again with
+		// its key may be answered as the first time, whatever the state.)
+		if err := s.Commands.Validate(r.Context(), c); err != nil {
+			return err
+		}
 	}
 	att, err := s.upload(r.Context(), part, -1, part.Header.Get("Content-Type"))
 	if err != nil {
@@ -119,9 +139,12 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request) error {
 		return api.BadRequest(`a multipart create has exactly two parts, "artifact" and "content"`)
 	}
 	c.Attachment = &att
+	if c.Key, err = idempotencyKey(r, "multipart", string(body), att.SHA256, att.Type); err != nil {
+		return err
+	}
 	a, pos, err := s.Commands.Create(r.Context(), c)
 	if err != nil {
-		return err
+		return s.replayed(w, r, err)
 	}
 	w.Header().Set("Location", base+"/"+a.ID.String())
 	return s.writeFullArtifact(w, r, http.StatusCreated, a, pos)

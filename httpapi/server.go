@@ -159,6 +159,7 @@ func (s *Server) Handler() http.Handler {
 		"$tree":      {http.MethodGet: s.getTree},
 		"$expand":    {http.MethodGet: s.expand},
 		"$ancestors": {http.MethodGet: s.ancestors},
+		"$history":   {http.MethodGet: s.history},
 		"$metadata":  {http.MethodGet: s.metadata},
 		"$download":  {http.MethodGet: s.download},
 		"$content":   {http.MethodPut: s.putContent},
@@ -296,6 +297,9 @@ func (s *Server) handle(h handlerFunc, consistent bool) httprouter.Handle {
 			if jsonBody(r) && r.ContentLength > s.MaxBody {
 				// Declared too large: refused before a byte is read.
 				return &http.MaxBytesError{Limit: s.MaxBody}
+			}
+			if err := s.checkParams(r); err != nil {
+				return err
 			}
 			if consistent {
 				if err := s.waitConsistent(r); err != nil {

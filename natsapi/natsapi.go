@@ -3,7 +3,10 @@ package natsapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -157,6 +160,12 @@ func (s *Service) serve(req micro.Request, h handlerFunc) int {
 		}
 	}()
 	v, pos, err := s.consistent(ctx, req, h)
+	hdr := nats.Header{"Content-Type": {"application/json"}}
+	var rep *command.ReplayedError
+	if errors.As(err, &rep) {
+		v, pos, err = s.replay(ctx, rep)
+		hdr.Set(HeaderReplayed, "true")
+	}
 	if err != nil {
 		return s.fail(req, err)
 	}
@@ -164,7 +173,6 @@ func (s *Service) serve(req micro.Request, h handlerFunc) int {
 	if err != nil {
 		return s.fail(req, err)
 	}
-	hdr := nats.Header{"Content-Type": {"application/json"}}
 	if pos != 0 {
 		hdr.Set(api.HeaderPosition, strconv.FormatUint(pos, 10))
 	}
@@ -219,6 +227,9 @@ func (s *Service) create(ctx context.Context, req micro.Request) (any, uint64, e
 	if err != nil {
 		return nil, 0, err
 	}
+	if c.Key, err = requestKey(req); err != nil {
+		return nil, 0, err
+	}
 	a, pos, err := s.Commands.Create(ctx, c)
 	if err != nil {
 		return nil, 0, err
@@ -236,6 +247,9 @@ func (s *Service) update(ctx context.Context, req micro.Request) (any, uint64, e
 	if err != nil {
 		return nil, 0, err
 	}
+	if u.Key, err = requestKey(req); err != nil {
+		return nil, 0, err
+	}
 	a, pos, err := s.Commands.Update(ctx, u)
 	if err != nil {
 		return nil, 0, err
@@ -249,7 +263,11 @@ func (s *Service) delete(ctx context.Context, req micro.Request) (any, uint64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	pos, err := s.Commands.Delete(ctx, command.Delete{ID: id, IfMatch: ifm})
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	pos, err := s.Commands.Delete(ctx, command.Delete{ID: id, IfMatch: ifm, Key: key})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -332,4 +350,40 @@ func decodeWrite(req micro.Request, body any, id func() string) (ulid.ULID, int,
 	}
 	ifm, err := api.IfMatch(req.Headers().Get(api.HeaderIfMatch))
 	return target, ifm, err
+}
+
+// Idempotency-Key works over NATS as over HTTP: a request header that makes
+// sending a write again safe (see command.Key).
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderReplayed       = "Idempotent-Replayed"
+)
+
+// requestKey reads req's Idempotency-Key, nil when it has none, with a
+// digest of the request: its subject, If-Match and body.
+func requestKey(req micro.Request) (*command.Key, error) {
+	key := req.Headers().Get(HeaderIdempotencyKey)
+	if key == "" && len(req.Headers().Values(HeaderIdempotencyKey)) == 0 {
+		return nil, nil
+	}
+	if err := api.CheckIdempotencyKey(key); err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	for _, p := range []string{req.Subject(), req.Headers().Get("If-Match"), string(req.Data())} {
+		h.Write([]byte(strconv.Itoa(len(p)) + ":" + p))
+	}
+	return &command.Key{Key: key, Request: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// replay answers a request its key answered before, as then.
+func (s *Service) replay(ctx context.Context, rep *command.ReplayedError) (any, uint64, error) {
+	if rep.Type == "artifact.deleted" {
+		return api.IDRequest{ID: rep.ID.String()}, rep.Seq, nil
+	}
+	a, err := s.Queries.AtVersion(ctx, rep.ID, rep.Version)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.full(ctx, a, rep.Seq)
 }

@@ -42,7 +42,11 @@ var (
 // this build: it is skipped like any other format, and the log replayed,
 // so that an instance started from a snapshot answers (and counts) as one
 // that replays the whole log.
-const SnapshotVersion = 2
+//
+// Version 3 adds the positions of every artifact's events after its
+// creation, the idempotency keys of the last day and the last event a
+// key's record may follow.
+const SnapshotVersion = 3
 
 // snapshotMagic opens every snapshot.
 const snapshotMagic = "arborprj"
@@ -55,6 +59,9 @@ const snapshotMagic = "arborprj"
 //	stray      count (uvarint), then per subject in increasing order:
 //	           subject (uvarint length, bytes), position (uvarint)
 //	artifacts  count (uvarint), then each in creation order (see writeNode)
+//	keys       count (uvarint), then each in the order recorded (see writeKey)
+//	last event position (uvarint), then if not zero: id (16 bytes), version
+//	           (varint), type (uvarint length, bytes)
 //	checksum   CRC-32C of everything before it, 4 bytes big-endian
 //
 // Strings that repeat (hierarchies, tags, labels, content types) are
@@ -114,8 +121,20 @@ func (s *State) WriteSnapshot(w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		e.writeNode(n, parent, &prev)
+		e.writeNode(n, parent, &prev, s.changes[n.ID])
 		e.maybeFlush()
+	}
+	keys := s.keys.all()
+	e.uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		e.writeKey(k)
+		e.maybeFlush()
+	}
+	e.uvarint(s.lastEvent.seq)
+	if s.lastEvent.seq != 0 {
+		e.buf = append(e.buf, s.lastEvent.id[:]...)
+		e.varint(int64(s.lastEvent.version))
+		e.literal(s.lastEvent.typ)
 	}
 	e.flush()
 	if e.err != nil {
@@ -181,9 +200,10 @@ type snapPrev struct {
 //	created seq since the previous artifact's (varint)
 //	own seq     if snapOwnSeq: since created seq (varint)
 //	kids        if snapKids: label (string reference), seq since created seq (varint)
+//	changes     version-1 positions, each since the one before (the first since created seq; varints)
 //
 // Differences wrap around, so every value round-trips.
-func (e *snapWriter) writeNode(n *node, parent int, prev *snapPrev) {
+func (e *snapWriter) writeNode(n *node, parent int, prev *snapPrev, changes []uint64) {
 	a := &n.Artifact
 	flags := byte(0)
 	if a.Live {
@@ -255,7 +275,27 @@ func (e *snapWriter) writeNode(n *node, parent int, prev *snapPrev) {
 		e.str(a.KidsLabel)
 		e.varint(int64(a.KidsSeq - a.CreatedSeq))
 	}
+	last := a.CreatedSeq
+	for _, seq := range changes {
+		e.varint(int64(seq - last))
+		last = seq
+	}
 	prev.sec, prev.seq = created, a.CreatedSeq
+}
+
+// writeKey writes one idempotency key: key and request (length, bytes),
+// artifact id (16 bytes), event type (string reference), version
+// (varint), position (uvarint), time (unix seconds as a varint, then
+// nanoseconds as nanos writes them).
+func (e *snapWriter) writeKey(k *Keyed) {
+	e.literal(k.Key)
+	e.literal(k.Request)
+	e.buf = append(e.buf, k.ID[:]...)
+	e.str(k.Type)
+	e.varint(int64(k.Version))
+	e.uvarint(k.Seq)
+	e.varint(k.Time.Unix())
+	e.nanos(k.Time)
 }
 
 // listData writes list, which is usually data less its member "content":
@@ -410,6 +450,9 @@ type snapReader struct {
 	strs []string
 	tags []string         // allocated in chunks, handed out in slices
 	cont []events.Content // likewise
+	// changed holds the positions of the changes of the artifact read
+	// last, if it has any.
+	changed []uint64
 }
 
 func (d *snapReader) state() (*State, error) {
@@ -474,6 +517,9 @@ func (d *snapReader) state() (*State, error) {
 			break
 		}
 		s.order[i] = n
+		if len(d.changed) > 0 {
+			s.changes[n.ID], d.changed = d.changed, nil
+		}
 		if n.Live {
 			flags[i] = 1
 			if p >= 0 {
@@ -494,12 +540,37 @@ func (d *snapReader) state() (*State, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	if d.off != len(d.b) {
-		d.fail("%d bytes after the last artifact", len(d.b)-d.off)
+	s.rebuild(nodes, flags, kids)
+	for range d.count(16 + 6) {
+		if k := d.key(); d.err == nil {
+			s.keys.add(k)
+		}
+	}
+	if s.lastEvent.seq = d.uvarint(); s.lastEvent.seq != 0 {
+		copy(s.lastEvent.id[:], d.fixed(len(s.lastEvent.id)))
+		s.lastEvent.version = d.int()
+		s.lastEvent.typ = string(d.bytes())
+	}
+	if d.err != nil {
 		return nil, d.err
 	}
-	s.rebuild(nodes, flags, kids)
+	if d.off != len(d.b) {
+		d.fail("%d bytes after the last key", len(d.b)-d.off)
+		return nil, d.err
+	}
 	return s, nil
+}
+
+// key reads one idempotency key (see writeKey).
+func (d *snapReader) key() *Keyed {
+	k := &Keyed{Key: string(d.bytes()), Request: string(d.bytes())}
+	copy(k.ID[:], d.fixed(len(k.ID)))
+	k.Type = d.str()
+	k.Version = d.int()
+	k.Seq = d.uvarint()
+	sec := d.varint()
+	k.Time = time.Unix(sec, d.nanos()).UTC()
+	return k
 }
 
 // rebuild derives the children lists, the live index and the counts.
@@ -522,11 +593,22 @@ func (s *State) rebuild(nodes []node, flags []int8, kids []int32) {
 	)
 	for i := range nodes {
 		n := &nodes[i]
-		if n.Live && !n.Parent.IsZero() {
+		if !n.Parent.IsZero() {
 			p := &nodes[i-n.pos]
-			p.children = append(p.children, n)
+			if n.Live {
+				p.children = append(p.children, n)
+			} else {
+				s.dead[p.ID] = append(s.dead[p.ID], n)
+			}
 		}
 		n.pos = i
+		s.index.created(n)
+		if !n.Live {
+			s.index.deleted(n, nil)
+		}
+		if i > 0 && n.CreatedAt.Before(nodes[i-1].CreatedAt) {
+			s.timeOrdered = false
+		}
 		if n.Hierarchy != lastH || lastC == nil {
 			lastH, lastC = n.Hierarchy, s.counts[n.Hierarchy]
 		}
@@ -601,6 +683,18 @@ func (d *snapReader) node(n *node, i int, nodes []node, prev *snapPrev) int {
 		a.KidsSeq = a.CreatedSeq + uint64(d.varint())
 		if a.KidsLabel == "" && a.KidsSeq == 0 {
 			d.fail("kids subject empty yet flagged")
+		}
+	}
+	if a.Version < 1 || !a.Live && a.Version < 2 {
+		d.fail("artifact %s at version %d", a.ID, a.Version)
+	} else if a.Version > 1 {
+		d.changed = make([]uint64, d.count1(uint64(a.Version-1), 1))
+		last := a.CreatedSeq
+		for j := range d.changed {
+			if d.changed[j] = last + uint64(d.varint()); d.changed[j] <= last {
+				d.fail("artifact %s: positions out of order", a.ID)
+			}
+			last = d.changed[j]
 		}
 	}
 	prev.sec, prev.seq = created, a.CreatedSeq

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,10 +151,23 @@ func (g *snapGen) next(s *State) []events.Envelope {
 			g.seq++
 			seal := events.Envelope{ID: env.ID, Time: env.Time, Seq: g.seq,
 				Subject: g.layout.Seal(a.Place(), a.ID, g.rng.IntN(g.layout.Seals)), Event: events.ArtifactSealed{ID: a.ID}}
-			return []events.Envelope{env, seal}
+			return g.keyed([]events.Envelope{env, seal})
 		}
 	}
-	return []events.Envelope{env}
+	return g.keyed([]events.Envelope{env})
+}
+
+// keyed adds, now and then, the record of an idempotency key after the
+// event it is about (the fold ignores it when the event was ignored).
+func (g *snapGen) keyed(envs []events.Envelope) []events.Envelope {
+	ev := envs[0].Event
+	if ev == nil || g.rng.IntN(5) > 0 {
+		return envs
+	}
+	g.seq++
+	key := fmt.Sprintf("key-%d", g.rng.IntN(40))
+	return append(envs, events.Envelope{ID: g.id(), Time: envs[0].Time, Seq: g.seq, Subject: g.layout.KeySubject(key),
+		Event: events.KeyRecorded{ID: ev.ArtifactID(), Key: key, Request: fmt.Sprint(g.rng.IntN(3))}})
 }
 
 // event returns the event at the next position.
@@ -315,6 +329,26 @@ func snapSame(t testing.TB, want, got *State) {
 	if got.Total() != want.Total() {
 		t.Fatalf("Total = %d, want %d", got.Total(), want.Total())
 	}
+	if !reflect.DeepEqual(got.changes, want.changes) || !reflect.DeepEqual(got.keys.all(), want.keys.all()) ||
+		got.lastEvent != want.lastEvent || got.timeOrdered != want.timeOrdered {
+		t.Fatalf("changes, keys, last event or time order differ: %d/%d changed, %d/%d keys, %+v/%+v",
+			len(got.changes), len(want.changes), len(got.keys.all()), len(want.keys.all()), got.lastEvent, want.lastEvent)
+	}
+	for id, dead := range want.dead {
+		if g, w := idsOf(got.dead[id]), idsOf(dead); !slices.Equal(g, w) {
+			t.Fatalf("deleted children of %s = %v, want %v", id, g, w)
+		}
+	}
+	for _, sel := range []Selection{{}, {Hierarchy: "ml"}, {Tags: []string{"prod"}}, {Tags: []string{"eval", "train"}},
+		{Levels: []Level{{"default", 1}}}, {CreatedAfter: snapT0.Add(time.Hour)}} {
+		for _, desc := range []bool{false, true} {
+			gp, gt := got.Select(sel, desc, 0, 3, 20)
+			wp, wt := want.Select(sel, desc, 0, 3, 20)
+			if gt != wt || !reflect.DeepEqual(gp, wp) {
+				t.Fatalf("Select(%+v) = %d of %d, want %d of %d", sel, len(gp), gt, len(wp), wt)
+			}
+		}
+	}
 	if !reflect.DeepEqual(got.Counts(), want.Counts()) {
 		t.Fatalf("Counts = %v, want %v", got.Counts(), want.Counts())
 	}
@@ -355,11 +389,22 @@ func snapSame(t testing.TB, want, got *State) {
 	}
 }
 
+func idsOf(ns []*node) []ulid.ULID {
+	var out []ulid.ULID
+	for _, n := range ns {
+		out = append(out, n.ID)
+	}
+	return out
+}
+
 func TestSnapshotRoundTrip(t *testing.T) {
 	for seed := range uint64(5) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			g := newSnapGen(seed)
 			want := snapFold(g, 3000)
+			if len(want.keys.all()) == 0 || len(want.changes) == 0 {
+				t.Fatalf("the mix lacks keys or changes: %d, %d", len(want.keys.all()), len(want.changes))
+			}
 			if want.Ignored() == 0 || len(want.stray) == 0 || want.Total() == len(want.order) {
 				t.Fatalf("the mix lacks ignored events, strays or deletions: %d, %d, %d/%d",
 					want.Ignored(), len(want.stray), want.Total(), len(want.order))

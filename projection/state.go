@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -94,6 +95,20 @@ type State struct {
 	names map[string]string
 	// tokens are the layout's shard tokens, by shard (derived).
 	tokens []string
+	// changes holds the positions of the events after its creation of
+	// every artifact that has any (see Versions); dead the deleted
+	// children of every parent that has any, in creation order.
+	changes map[ulid.ULID][]uint64
+	dead    map[ulid.ULID][]*node
+	// index lists artifacts by hierarchy, level and tag (derived).
+	index indexes
+	// timeOrdered is true while creation times never go back along the
+	// creation order, so that a time range is a range of positions.
+	timeOrdered bool
+	// keys are the idempotency keys of the last day (see keys.go), and
+	// lastEvent what a key's record is about.
+	keys      keyring
+	lastEvent lastEvent
 }
 
 // NewState returns the fold of an empty log whose subjects follow layout.
@@ -106,6 +121,12 @@ func NewState(layout events.Layout) *State {
 		strayOf: make(map[ulid.ULID][]string),
 		counts:  make(map[string][]int),
 		names:   make(map[string]string),
+		changes: make(map[ulid.ULID][]uint64),
+		dead:    make(map[ulid.ULID][]*node),
+		index:   newIndexes(),
+
+		timeOrdered: true,
+		keys:        newKeyring(),
 	}
 }
 
@@ -141,6 +162,8 @@ func (s *State) Apply(env events.Envelope) {
 	s.applied = env.Seq
 	sub, ok := events.ParseSubject(env.Subject)
 	switch {
+	case !ok && s.isKeySubject(env.Subject):
+		s.applyKey(env)
 	case !ok || sub.Prefix != s.layout.Prefix:
 		s.ignored++
 	case sub.Legacy:
@@ -185,7 +208,7 @@ func (s *State) apply(env events.Envelope, sub events.Subject) {
 		fits = sub.Kind == events.KindKids && ev.Parent == n.ID && ev.Hierarchy == n.Hierarchy && s.create(env, ev, n.Key)
 	case events.ArtifactUpdated:
 		if fits = sub.Kind == events.KindArt && ev.ID == n.ID && n.Live && wellFormed(ev.Data, ev.Content); fits {
-			n.Artifact = n.Artifact.AfterUpdate(env, ev)
+			s.update(env, n, ev)
 		}
 	case events.ArtifactDeleted:
 		if fits = sub.Kind == events.KindArt && ev.ID == n.ID && n.Live && len(n.children) == 0; fits {
@@ -254,8 +277,8 @@ func (s *State) applyLegacy(env events.Envelope, sub events.Subject) {
 	case events.ArtifactUpdated:
 		if n := s.byID[ev.ID]; n != nil && n.Live && b == ev.ID && n.Hierarchy == sub.Hierarchy && wellFormed(ev.Data, ev.Content) {
 			own := n.OwnSeq // the first layout had no own subject
-			n.Artifact, fits = n.Artifact.AfterUpdate(env, ev), true
-			n.OwnSeq = own
+			s.update(env, n, ev)
+			n.OwnSeq, fits = own, true
 		}
 	case events.ArtifactDeleted:
 		if n := s.byID[ev.ID]; n != nil && n.Live && len(n.children) == 0 && b == ev.ID && n.Hierarchy == sub.Hierarchy {
@@ -268,7 +291,19 @@ func (s *State) applyLegacy(env events.Envelope, sub events.Subject) {
 	}
 }
 
+// update folds the update ev of n in.
+func (s *State) update(env events.Envelope, n *node, ev events.ArtifactUpdated) {
+	before := n.Tags
+	n.Artifact = n.Artifact.AfterUpdate(env, ev)
+	s.changes[n.ID] = append(s.changes[n.ID], env.Seq)
+	s.index.retagged(n, before)
+	s.lastEvent = lastEvent{seq: env.Seq, id: n.ID, version: n.Version, typ: ev.EventType()}
+}
+
 func (s *State) delete(env events.Envelope, n *node) {
+	s.changes[n.ID] = append(s.changes[n.ID], env.Seq)
+	s.index.deleted(n, n.Tags)
+	s.lastEvent = lastEvent{seq: env.Seq, id: n.ID, version: n.Version + 1, typ: "artifact.deleted"}
 	n.Live = false
 	n.Version++
 	n.UpdatedAt = env.Time
@@ -277,6 +312,9 @@ func (s *State) delete(env events.Envelope, n *node) {
 	s.counts[n.Hierarchy][n.Level]--
 	if p := s.byID[n.Parent]; p != nil {
 		p.children = slices.DeleteFunc(p.children, func(c *node) bool { return c == n })
+		dead := s.dead[p.ID]
+		i := sort.Search(len(dead), func(i int) bool { return dead[i].pos > n.pos })
+		s.dead[p.ID] = slices.Insert(dead, i, n)
 	}
 }
 
@@ -315,6 +353,11 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated, key uint1
 	if parent != nil {
 		parent.children = append(parent.children, n)
 	}
+	if k := len(s.order); k > 1 && n.CreatedAt.Before(s.order[k-2].CreatedAt) {
+		s.timeOrdered = false
+	}
+	s.index.created(n)
+	s.lastEvent = lastEvent{seq: env.Seq, id: n.ID, version: 1, typ: ev.EventType()}
 	return true
 }
 

@@ -48,7 +48,7 @@ func TestReadsWhileApplying(t *testing.T) {
 					t.Errorf("Stats: total %d, hierarchies add up to %d, levels to %d", st.Total, sum, levels)
 					return
 				}
-				p := q.List(1, size)
+				p := listPage(q, 1, size)
 				if len(p.Items) != min(size, p.Total) || p.Pages != (p.Total+size-1)/size {
 					t.Errorf("List(1, %d): %d items, %d pages of a total of %d", size, len(p.Items), p.Pages, p.Total)
 					return

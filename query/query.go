@@ -22,6 +22,8 @@ var ErrNotFound = projection.ErrNotFound
 // Source is the projection queries read: *projection.Projection.
 type Source interface {
 	Read(fn func(*projection.State))
+	Applied() uint64
+	WaitFor(ctx context.Context, pos uint64) error
 }
 
 // ErrNoContent means an artifact has no content to download.
@@ -38,6 +40,7 @@ type Service struct {
 	Projection  Source
 	Hierarchies hierarchy.Set
 	Blobs       Blobs
+	Log         Log
 }
 
 // Tree is an artifact with its level label and, when loaded, its live
@@ -49,13 +52,15 @@ type Tree struct {
 	Children   []Tree
 }
 
-// Page is one page of the list of live artifacts, in creation order.
+// Page is one page of a list. Next, when more follow, is where the page
+// ended.
 type Page struct {
 	Items []projection.Artifact
 	Total int
 	Page  int
 	Size  int
 	Pages int
+	Next  *Cursor
 }
 
 // Get returns the live artifact id, or ErrNotFound.
@@ -69,20 +74,6 @@ func (q *Service) Get(id ulid.ULID) (projection.Artifact, error) {
 		return projection.Artifact{}, &projection.NotFoundError{ID: id}
 	}
 	return a, nil
-}
-
-// List returns page number page (from 1) of size items.
-func (q *Service) List(page, size int) Page {
-	p := Page{Page: page, Size: size}
-	q.Projection.Read(func(s *projection.State) {
-		p.Total = s.Total()
-		if page-1 > p.Total/size {
-			return // past the end, and (page-1)*size might overflow
-		}
-		p.Items = s.Page((page-1)*size, size)
-	})
-	p.Pages = (p.Total + size - 1) / size
-	return p
 }
 
 // Tree returns the subtree under id down to maxDepth levels below it
@@ -183,12 +174,19 @@ type HierarchyStats struct {
 
 // Stats returns the counts.
 func (q *Service) Stats() Stats {
-	st := Stats{Hierarchies: map[string]HierarchyStats{}}
-	var counts map[string][]int
+	var (
+		total  int
+		counts map[string][]int
+	)
 	q.Projection.Read(func(s *projection.State) {
-		st.Total = s.Total()
+		total = s.Total()
 		counts = s.Counts()
 	})
+	return q.stats(total, counts)
+}
+
+func (q *Service) stats(total int, counts map[string][]int) Stats {
+	st := Stats{Total: total, Hierarchies: map[string]HierarchyStats{}}
 	for _, h := range q.Hierarchies.All() {
 		st.Hierarchies[h.Name] = HierarchyStats{Levels: map[string]int{}}
 	}

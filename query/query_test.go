@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -240,7 +241,7 @@ func TestList(t *testing.T) {
 		{1<<61 + 1, 8, nil, 2},
 	}
 	for _, tt := range tests {
-		p := q.List(tt.page, tt.size)
+		p := listPage(q, tt.page, tt.size)
 		var got []ulid.ULID
 		for _, a := range p.Items {
 			got = append(got, a.ID)
@@ -259,7 +260,7 @@ func TestList(t *testing.T) {
 // data twice: as written, and without content for the list to show.
 func TestListData(t *testing.T) {
 	q := fixture(t)
-	for _, a := range q.List(1, 1000).Items {
+	for _, a := range listPage(q, 1, 1000).Items {
 		if !a.Live {
 			t.Errorf("%s: listed but not live", name(a.ID))
 		}
@@ -279,7 +280,7 @@ func TestListData(t *testing.T) {
 func TestListEmpty(t *testing.T) {
 	q := &query.Service{Projection: projection.New(layout), Hierarchies: hierarchies(t)}
 	for _, page := range []int{1, 2} {
-		p := q.List(page, 50)
+		p := listPage(q, page, 50)
 		if len(p.Items) != 0 || p.Total != 0 || p.Pages != 0 || p.Page != page || p.Size != 50 {
 			t.Errorf("List(%d, 50) of nothing = %d items, total %d, pages %d, page %d, size %d; want 0, 0, 0, %d, 50",
 				page, len(p.Items), p.Total, p.Pages, p.Page, p.Size, page)
@@ -569,7 +570,7 @@ func TestContentLeftOut(t *testing.T) {
 	for i, tt := range tests {
 		h.child(id(uint64(100+i)), top, tt.data)
 	}
-	items := q.List(1, 1000).Items
+	items := listPage(q, 1, 1000).Items
 	tree, err := q.Tree(top, -1)
 	if err != nil {
 		t.Fatalf("Tree: %v", err)
@@ -593,4 +594,13 @@ func TestContentLeftOut(t *testing.T) {
 			t.Errorf("%s: Expand data = %s, want all of it: %s", tt.name, n.Artifact.Data, tt.data)
 		}
 	}
+}
+
+// listPage is page number page of size items of the whole list.
+func listPage(q *query.Service, page, size int) query.Page {
+	p, err := q.List(context.Background(), query.ListQuery{Page: page, Size: size})
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

@@ -18,9 +18,10 @@ func (c ancestorsCommand) Run(ctx context.Context, args []string) error {
 		run:     (*cli).ancestors, nargs: 1}, args)
 }
 
-func (cl *cli) ancestors(_ *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+func (cl *cli) ancestors(fs *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+	asOf := fs.String("as-of", "", asOfUsage)
 	return func(ctx context.Context, c *client.Client, args []string) error {
-		ns, err := c.Ancestors(ctx, args[0])
+		ns, err := c.Ancestors(ctx, args[0], client.AsOf(*asOf))
 		if err != nil {
 			return err
 		}

@@ -152,7 +152,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	api := &httpapi.Server{
 		Commands:    m.commands,
-		Queries:     &query.Service{Projection: m.proj, Hierarchies: hs, Blobs: blobs},
+		Queries:     &query.Service{Projection: m.proj, Hierarchies: hs, Blobs: blobs, Log: m.log},
 		Projection:  m.proj,
 		Blobs:       blobs,
 		Events:      feedLog,

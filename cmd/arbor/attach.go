@@ -23,11 +23,12 @@ func (c attachCommand) Run(ctx context.Context, args []string) error {
 func (cl *cli) attach(fs *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
 	ctype := fs.String("content-type", "", "the content's type (default: by FILE's extension, else application/octet-stream)")
 	ifMatch := fs.Int("if-match", 0, "upload only if the artifact is at this version (412 otherwise)")
+	key := fs.String("idempotency-key", "", idempotencyKeyUsage)
 	return func(ctx context.Context, c *client.Client, args []string) error {
 		if *ifMatch < 0 {
 			return usagef("--if-match must be a version, 1 or more")
 		}
-		var opts []client.WriteOption
+		opts := []client.WriteOption{client.IdempotencyKey(*key)}
 		if *ifMatch > 0 {
 			opts = append(opts, client.IfMatch(*ifMatch))
 		}

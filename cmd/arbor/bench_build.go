@@ -101,6 +101,9 @@ func childWrite(l events.Layout, h hierarchy.Hierarchy, p benchParent, id ulid.U
 }
 
 // Data of each level: small JSON objects, 60 to 100 bytes.
+// benchTag is the tag of experiment i: one of 37 teams.
+func benchTag(i int) string { return fmt.Sprintf("team-%d", i%37) }
+
 func experimentData(i int) []byte {
 	return fmt.Appendf(nil, `{"experiment_name":"weather_forecast_%06d","owner":"team-%d","dataset":"chirps_v%d"}`, i, i%37, i%5)
 }
@@ -167,7 +170,11 @@ func (b *storeBuilder) build(ctx context.Context, s storeShape) (*builtStore, er
 	}
 	err := b.level(ctx, len(exps), func(i int, at time.Time) (events.Write, int) {
 		data := experimentData(i)
-		return rootWrite(b.layout, h, exps[i].id, data, at), len(data)
+		w := rootWrite(b.layout, h, exps[i].id, data, at)
+		ev := w.Env.Event.(events.ArtifactCreated)
+		ev.Tags = []string{benchTag(i)}
+		w.Env.Event = ev
+		return w, len(data)
 	}, st)
 	if err != nil {
 		return nil, err

@@ -250,6 +250,9 @@ func (b *bench) atSize(ctx context.Context, store string, st *builtStore, meanwh
 	if err := b.reads(ctx, store, st); err != nil {
 		return err
 	}
+	if err := b.lineage(ctx, store, st); err != nil {
+		return err
+	}
 
 	b.say("reading the whole log")
 	start = time.Now()

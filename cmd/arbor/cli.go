@@ -251,6 +251,14 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// asOfUsage is the usage of the --as-of flag of the commands that read.
+const asOfUsage = "read as arbor stood then: a log position (as arbor history prints) or an RFC 3339 time"
+
+// idempotencyKeyUsage is the usage of the --idempotency-key flag of the
+// commands that write.
+const idempotencyKeyUsage = "a key naming this write (1 to 255 visible ASCII characters): the same command run again\n" +
+	"with the same key within 24 hours, after a timeout say, is not written twice but prints the first answer"
+
 // stringList is a repeatable string flag.
 type stringList []string
 

@@ -202,8 +202,8 @@ func TestCLICreateGetList(t *testing.T) {
 	out = e.ok("list", "--page", "2", "--size", "2")
 	lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	pages := (len(all) + 1) / 2
-	if len(lines) != 4 || !strings.HasPrefix(lines[1], all[2]+" ") || !strings.HasPrefix(lines[2], all[3]+" ") ||
-		lines[3] != fmt.Sprintf("page 2 of %d, %d artifacts", pages, len(all)) {
+	if len(lines) != 5 || !strings.HasPrefix(lines[1], all[2]+" ") || !strings.HasPrefix(lines[2], all[3]+" ") ||
+		lines[3] != fmt.Sprintf("page 2 of %d, %d artifacts", pages, len(all)) || !strings.HasPrefix(lines[4], "next page: --cursor ") {
 		t.Fatalf("list --page 2 --size 2 printed\n%s", out)
 	}
 	out = e.ok("list", "--all", "--json")

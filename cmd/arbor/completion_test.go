@@ -65,7 +65,9 @@ func TestCLICompletionBash(t *testing.T) {
 		words []string
 		want  []string
 	}{
-		{[]string{"arbor", "update", "ID", "--"}, []string{"--api-key", "--data", "--if-match", "--json", "--tags", "--url"}},
+		{[]string{"arbor", "update", "ID", "--"}, []string{"--api-key", "--data", "--idempotency-key", "--if-match", "--json", "--tags", "--url"}},
+		{[]string{"arbor", "list", "--c"}, []string{"--created-after", "--created-before", "--cursor"}},
+		{[]string{"arbor", "get", "ID", "--"}, []string{"--api-key", "--as-of", "--json", "--url", "--version"}},
 		{[]string{"arbor", "attach", "--c"}, []string{"--content-type"}},
 		{[]string{"arbor", "tree", "ID", "--w"}, []string{"--wide"}},
 		{[]string{"arbor", "watch", "--l"}, []string{"--level-label"}},
@@ -101,7 +103,7 @@ func TestCLICompletionZsh(t *testing.T) {
 		t.Fatalf("the zsh script does not complete every command of the table %q:\n%s", tableNames(), script)
 	}
 	for _, want := range []string{
-		"    update)\n        flags=(--api-key --data --if-match --json --tags --url)\n",
+		"    update)\n        flags=(--api-key --data --idempotency-key --if-match --json --tags --url)\n",
 		"    keys)\n        choices=(add list)\n",
 		"        add) flags=(--file --name --scope) ;;\n",
 		"    completion)\n        choices=(bash zsh)\n",

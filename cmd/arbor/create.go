@@ -37,6 +37,7 @@ func (cl *cli) create(fs *flag.FlagSet, g *globalFlags) func(context.Context, *c
 	fs.StringVar(&req.Hierarchy, "hierarchy", "", "a root's hierarchy (default: the server's first)")
 	fs.StringVar(&req.ID, "id", "", "the new artifact's ULID (default: the server chooses)")
 	fs.Var(&tags, "tag", "a tag; repeatable")
+	key := fs.String("idempotency-key", "", idempotencyKeyUsage)
 	return func(ctx context.Context, c *client.Client, _ []string) error {
 		raw, err := cl.readData(*data)
 		if err != nil {
@@ -48,9 +49,9 @@ func (cl *cli) create(fs *flag.FlagSet, g *globalFlags) func(context.Context, *c
 			if *ctype != "" {
 				return usagef("--content-type goes with --file")
 			}
-			a, err = c.Create(ctx, req)
+			a, err = c.Create(ctx, req, client.IdempotencyKey(*key))
 		} else {
-			a, err = cl.createWithFile(ctx, c, req, *file, *ctype)
+			a, err = cl.createWithFile(ctx, c, req, *file, *ctype, client.IdempotencyKey(*key))
 		}
 		if err != nil {
 			return err
@@ -64,15 +65,15 @@ func (cl *cli) create(fs *flag.FlagSet, g *globalFlags) func(context.Context, *c
 }
 
 // createWithFile creates the artifact req with the content of the file at
-// path, of ctype (default: by the file's extension).
-func (cl *cli) createWithFile(ctx context.Context, c *client.Client, req client.CreateRequest, path, ctype string) (client.Artifact, error) {
+// path, of ctype (default: by the file's extension), with opts.
+func (cl *cli) createWithFile(ctx context.Context, c *client.Client, req client.CreateRequest, path, ctype string, opts ...client.WriteOption) (client.Artifact, error) {
 	f, size, err := openContent(path)
 	if err != nil {
 		return client.Artifact{}, err
 	}
 	defer f.Close()
 	r, done := cl.progressReader(f, size, "upload "+filepath.Base(path))
-	a, err := c.CreateWithContent(ctx, req, contentType(path, ctype), r)
+	a, err := c.CreateWithContent(ctx, req, contentType(path, ctype), r, opts...)
 	done(err == nil)
 	return a, err
 }

@@ -16,9 +16,10 @@ func (c expandCommand) Run(ctx context.Context, args []string) error {
 	return c.cli.run(ctx, "expand", cliCommand{args: "[flags] ID", summary: "Show an artifact as get does, with its level label, its data without content.", run: (*cli).expand, nargs: 1}, args)
 }
 
-func (cl *cli) expand(_ *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+func (cl *cli) expand(fs *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+	asOf := fs.String("as-of", "", asOfUsage)
 	return func(ctx context.Context, c *client.Client, args []string) error {
-		n, err := c.Expand(ctx, args[0])
+		n, err := c.Expand(ctx, args[0], client.AsOf(*asOf))
 		if err != nil {
 			return err
 		}

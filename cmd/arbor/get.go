@@ -17,12 +17,28 @@ type getCommand struct{ cli *cli }
 
 // Run runs the command with args.
 func (c getCommand) Run(ctx context.Context, args []string) error {
-	return c.cli.run(ctx, "get", cliCommand{args: "[flags] ID", summary: "Show an artifact, its data in full.", run: (*cli).get, nargs: 1}, args)
+	return c.cli.run(ctx, "get", cliCommand{args: "[flags] ID", summary: "Show an artifact, its data in full: as it is, as one of its versions (--version,\n" +
+		"see arbor history), or as it was at a time or log position (--as-of).", run: (*cli).get, nargs: 1}, args)
 }
 
-func (cl *cli) get(_ *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+func (cl *cli) get(fs *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+	version := fs.Int("version", 0, "show this version of the artifact (1 for its creation), even if it has been deleted since")
+	asOf := fs.String("as-of", "", asOfUsage)
 	return func(ctx context.Context, c *client.Client, args []string) error {
-		a, err := c.Get(ctx, args[0])
+		var (
+			a   client.Artifact
+			err error
+		)
+		switch {
+		case !flagSet(fs, "version"):
+			a, err = c.Get(ctx, args[0], client.AsOf(*asOf))
+		case *asOf != "":
+			return usagef("--version and --as-of cannot go together")
+		case *version < 1:
+			return usagef("--version must be 1 or more")
+		default:
+			a, err = c.GetVersion(ctx, args[0], *version)
+		}
 		if err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func TestOpensTheFirstLayout(t *testing.T) {
 				path = "/" + path
 			}
 			got := c.must(http.StatusOK, "GET", "/api/v1/artifacts"+path, nil, nil)
-			if !jsonEqual(got.body, body) {
+			if !jsonEqual(onlyKeysOf(t, got.body, body), body) {
 				t.Errorf("%s: GET %s =\n%s\nwant what the first release served\n%s", when, path, got.body, body)
 			}
 		}
@@ -98,6 +98,18 @@ func TestOpensTheFirstLayout(t *testing.T) {
 		}
 	}
 	same("opened")
+	// Its history, read from events of the first layout (on subjects of
+	// their own, fetched one by one).
+	var h struct {
+		Items []struct {
+			Version int
+			Type    string
+		}
+	}
+	c.must(http.StatusOK, "GET", "/api/v1/artifacts/"+model+"/$history", nil, &h)
+	if len(h.Items) != 3 || h.Items[0].Type != "artifact.created" || h.Items[2].Type != "artifact.updated" || h.Items[2].Version != 3 {
+		t.Errorf("history of the model = %+v, want its creation and two updates", h.Items)
+	}
 
 	// The stream was upgraded for atomic batches.
 	js, err := jetstream.New(in.m.nc)
@@ -140,4 +152,25 @@ func TestOpensTheFirstLayout(t *testing.T) {
 	if string(a) != string(b) || after.Total != 2 {
 		t.Fatalf("after a restart the list is\n%s\nwant\n%s (2 live: the experiment and the handbook)", b, a)
 	}
+}
+
+// onlyKeysOf is the JSON object got without the members want lacks: those
+// added since the first release (a page's next_cursor) are not its to
+// judge. Anything but an object is got as it is.
+func onlyKeysOf(t *testing.T, got, want []byte) []byte {
+	t.Helper()
+	var g, w map[string]json.RawMessage
+	if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil {
+		return got
+	}
+	for k := range g {
+		if _, ok := w[k]; !ok {
+			delete(g, k)
+		}
+	}
+	out, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -22,6 +22,7 @@ Usage:
   arbor get ID                 show an artifact, its data in full
   arbor expand ID              show an artifact with its level label
   arbor ancestors ID           print an artifact's ancestors, its root first
+  arbor history ID             list an artifact's versions (arbor get ID --version N shows one)
   arbor metadata ID            print an artifact's data.metadata
   arbor update ID --data JSON  replace an artifact's data (--tags a,b, --if-match N)
   arbor attach ID FILE         upload FILE as an artifact's content (--content-type T)
@@ -65,6 +66,7 @@ func commands(stdout, stderr io.Writer) map[string]Command {
 		"get":        getCommand{cl},
 		"expand":     expandCommand{cl},
 		"ancestors":  ancestorsCommand{cl},
+		"history":    historyCommand{cl},
 		"metadata":   metadataCommand{cl},
 		"update":     updateCommand{cl},
 		"attach":     attachCommand{cl},

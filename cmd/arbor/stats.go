@@ -16,12 +16,13 @@ type statsCommand struct{ cli *cli }
 
 // Run runs the command with args.
 func (c statsCommand) Run(ctx context.Context, args []string) error {
-	return c.cli.run(ctx, "stats", cliCommand{args: "[flags]", summary: "Count the live artifacts: in all, per hierarchy, and per level label.", run: (*cli).stats}, args)
+	return c.cli.run(ctx, "stats", cliCommand{args: "[flags]", summary: "Count the live artifacts (--as-of: those live then): in all, per hierarchy, and per level label.", run: (*cli).stats}, args)
 }
 
-func (cl *cli) stats(_ *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+func (cl *cli) stats(fs *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
+	asOf := fs.String("as-of", "", asOfUsage)
 	return func(ctx context.Context, c *client.Client, _ []string) error {
-		s, err := c.Stats(ctx)
+		s, err := c.Stats(ctx, client.AsOf(*asOf))
 		if err != nil {
 			return err
 		}

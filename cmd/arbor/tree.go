@@ -24,8 +24,9 @@ func (c treeCommand) Run(ctx context.Context, args []string) error {
 func (cl *cli) tree(fs *flag.FlagSet, g *globalFlags) func(context.Context, *client.Client, []string) error {
 	depth := fs.Int("max-depth", -1, "levels below the root to show (negative: all)")
 	wide := fs.Bool("wide", false, fmt.Sprintf("print each artifact's data whole (default: cut to %d characters)", treeDataWidth))
+	asOf := fs.String("as-of", "", asOfUsage)
 	return func(ctx context.Context, c *client.Client, args []string) error {
-		n, err := c.Tree(ctx, args[0], *depth)
+		n, err := c.Tree(ctx, args[0], *depth, client.AsOf(*asOf))
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ func Join(t testing.TB, s *server.Server, hs ...hierarchy.Hierarchy) *Stack {
 		NewID: ulid.Make, Now: time.Now,
 		MaxData: int(nc.MaxPayload()) - 8<<10, Blobs: blobs, Timeout: 30 * time.Second,
 	}
-	st.Queries = &query.Service{Projection: st.Projection, Hierarchies: set, Blobs: blobs}
+	st.Queries = &query.Service{Projection: st.Projection, Hierarchies: set, Blobs: blobs, Log: log}
 	st.KV = &kvview.View{JS: js, Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	runner := &projection.Runner{Log: log, Projection: st.Projection, Logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -70,6 +70,8 @@ type Page[A any] struct {
 	Page  int `json:"page"`
 	Size  int `json:"size"`
 	Pages int `json:"pages"`
+	// NextCursor asks for the next page; nil on the last.
+	NextCursor *string `json:"next_cursor"`
 }
 
 // Problem is an RFC 9457 problem.
