@@ -37,8 +37,9 @@ type ListOptions struct {
 	Filter string
 
 	// Sort is created_at (the default), updated_at or data.<dotted path>,
-	// with a leading "-" for descending. Ties keep creation order;
-	// artifacts without the data path come last.
+	// with a leading "-" for descending. Ties go by creation order
+	// (reversed too when descending); artifacts without the data path
+	// come last either way.
 	Sort string
 	// Cursor is a Page's NextCursor: it asks for the page after that one,
 	// of the same Sort (another is a 400 problem) and best the same

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -51,11 +52,16 @@ func FuzzHandler(f *testing.F) {
 	mk(http.MethodPost, base, `{"parent_id": "`+child+`", "data": {"content": "hello", "content_type": "text/plain"}}`)
 	ids := []string{root, child, unknownID, "00000000000000000000000000", "not-an-id", ""}
 	suffixes := []string{"", "/$tree", "/$expand", "/$download", "/$content", "/$metadata", "/%24tree", "/$tree?max_depth=-1",
-		"/$download?format=csv", "/$expand?x=%zz", "?page=0&size=100000", "?page=-1", "/..", "//"}
+		"/$download?format=csv", "/$expand?x=%zz", "?page=0&size=100000", "?page=-1", "/..", "//",
+		"/$history", "/$ancestors?as_of=0", "?version=2", "?version=1&as_of=1", "?as_of=2026-01-01T00:00:00Z",
+		"/$tree?as_of=3&max_depth=1", "/$expand?as_of=99999999999999999999"}
 	// A live feed with good parameters streams until its deadline, which
 	// would spend the fuzzing time waiting: only bad ones are sent.
 	tops := []string{base, base + "/$stats", base + "/$tree", base + "/$events?since=x", base + "/$events?artifact=1&type=%",
-		"/health", "/", "/api/v1"}
+		"/health", "/", "/api/v1",
+		base + "?filter=" + url.QueryEscape(`data.name.matches("r.*t") || size(tags) > 0`), base + "?sort=-data.name&tag=a&tag=b",
+		base + "?cursor=eyJzIjoiY3JlYXRlZF9hdCIsInEiOjF9&size=1", base + "?as_of=3&level_label=model&filter=true",
+		base + "?created_after=2026-01-01T00:00:00Z&updated_after=2026-01-01T00:00:00Z&level=1", base + "/$stats?as_of=1"}
 	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead,
 		http.MethodOptions, http.MethodPatch, "BREW"}
 
@@ -73,6 +79,9 @@ func FuzzHandler(f *testing.F) {
 		{3, 1, 5, 0, "", "", ""},
 		{1, 0, 2, 1, "Content-Type", "application/json", `{"root_id": "` + root + `", "max_depth": 1e99}`},
 		{1, 0, 0, 0, "Content-Type", "application/json", `{"data": {"content": 1, "content": 2}}`},
+		{1, 0, 0, 0, "Idempotency-Key", "k", `{"data": {"a": 1}}`},
+		{2, 1, 0, 0, "Idempotency-Key", "k", `{"data": {"a": 2}}`},
+		{1, 10, 0, 0, "", "", `{"root_id": "` + root + `", "as_of": "2026-01-01T00:00:00Z"}`},
 	} {
 		f.Add(seed.m, seed.target, seed.id, seed.suffix, seed.header, seed.value, []byte(seed.body))
 	}

@@ -32,8 +32,9 @@ type ListQuery struct {
 }
 
 // Sort is the order of a list: by creation (the default), by last update,
-// or by a member of the data (Path), ascending unless Desc. Ties keep
-// creation order.
+// or by a member of the data (Path), ascending unless Desc. Ties go by
+// creation order, reversed too when descending; artifacts without the
+// member come last either way.
 type Sort struct {
 	By   string   // "created_at", "updated_at" or "data"
 	Path []string // for "data": the members, outermost first
