@@ -482,3 +482,24 @@ func TestIdempotencyKeyAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterOverItsLimit: a filter that would run away on the data it
+// meets is a 400 naming the limit, not a slow answer.
+func TestFilterOverItsLimit(t *testing.T) {
+	e := newEnv(t)
+	big := make([]string, 2000)
+	for i := range big {
+		big[i] = strconv.Itoa(i)
+	}
+	e.create(`{"data":{"big":[` + strings.Join(big, ",") + `]}}`)
+	expr := `data.big.exists(x, data.big.exists(y, x + y < 0.0))`
+	p := wantProblem(t, e.do(http.MethodGet, base+"?filter="+url.QueryEscape(expr), ""), http.StatusBadRequest, typeBadRequest)
+	if !strings.Contains(p.Detail, "turns") {
+		t.Errorf("detail %q does not say which limit", p.Detail)
+	}
+	// The same loops over a short list are fine.
+	e.create(`{"data":{"big":[1,2,3]}}`)
+	if got := e.list("tag=none&filter=" + url.QueryEscape(expr)); got.Total != 0 {
+		t.Errorf("filter over no candidates = %d items", got.Total)
+	}
+}

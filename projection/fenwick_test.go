@@ -8,11 +8,11 @@ import (
 // checkFenwick compares f's sum and every find with a scan of flags.
 func checkFenwick(t *testing.T, f *fenwick, flags []int) {
 	t.Helper()
-	if len(f.flags) != len(flags) {
-		t.Fatalf("%d flags, want %d", len(f.flags), len(flags))
+	if f.len() != len(flags) {
+		t.Fatalf("%d flags, want %d", f.len(), len(flags))
 	}
-	if c := len(f.tree) - 1; c < len(flags) || c&(c-1) != 0 {
-		t.Fatalf("capacity %d for %d flags, want a power of two at least as large", c, len(flags))
+	if c := len(f.tree) - 1; c*64 < len(flags) || c&(c-1) != 0 {
+		t.Fatalf("capacity %d words for %d flags, want a power of two at least as large", c, len(flags))
 	}
 	var set []int // indexes of the set flags
 	for i, v := range flags {
@@ -22,6 +22,17 @@ func checkFenwick(t *testing.T, f *fenwick, flags []int) {
 	}
 	if got := f.sum(); got != len(set) {
 		t.Fatalf("sum = %d, want %d", got, len(set))
+	}
+	for i, before := 0, 0; i <= len(flags); i++ {
+		if got := f.prefix(i); got != before {
+			t.Fatalf("prefix(%d) = %d, want %d", i, got, before)
+		}
+		if i < len(flags) {
+			if f.get(i) != (flags[i] == 1) {
+				t.Fatalf("get(%d) = %v, want %d", i, f.get(i), flags[i])
+			}
+			before += flags[i]
+		}
 	}
 	for k, want := range set {
 		if got := f.find(k + 1); got != want {
@@ -100,7 +111,41 @@ func TestFenwickEmpty(t *testing.T) {
 		t.Fatalf("sum after push(0) = %d, want 0", got)
 	}
 	// Small, for the many short lists of the indexes (a tag's).
-	if got := len(f.tree) - 1; got != 4 {
-		t.Fatalf("first capacity = %d, want 4", got)
+	if got := len(f.tree) - 1; got != 2 {
+		t.Fatalf("first capacity = %d words, want 2", got)
 	}
+}
+
+// Inserts anywhere (a tag given to an older artifact), pushes, clears and
+// a fenwick made from flags all agree with a scan.
+func TestFenwickInsert(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var f fenwick
+	var flags []int
+	for step := range 2000 {
+		v := rng.IntN(2)
+		switch i := rng.IntN(len(flags) + 1); rng.IntN(4) {
+		case 0:
+			f.insert(i, v)
+			flags = append(flags[:i], append([]int{v}, flags[i:]...)...)
+		case 1:
+			if i < len(flags) && flags[i] == 1 {
+				f.add(i, -1)
+				flags[i] = 0
+			}
+		default:
+			f.push(v)
+			flags = append(flags, v)
+		}
+		if step%40 == 0 {
+			checkFenwick(t, &f, flags)
+			as8 := make([]int8, len(flags))
+			for i, v := range flags {
+				as8[i] = int8(v)
+			}
+			g := fenwickFrom(as8)
+			checkFenwick(t, &g, flags)
+		}
+	}
+	checkFenwick(t, &f, flags)
 }

@@ -30,7 +30,7 @@ func (p *postings) add(n *node) {
 func (p *postings) insert(n *node) {
 	i, found := p.find(n)
 	if found {
-		p.live.add(i, 1-int(p.live.flags[i]))
+		p.live.add(i, 1)
 		return
 	}
 	p.nodes = slices.Insert(p.nodes, i, n)
@@ -39,7 +39,7 @@ func (p *postings) insert(n *node) {
 
 // drop clears n's flag, if n is listed.
 func (p *postings) drop(n *node) {
-	if i, found := p.find(n); found && p.live.flags[i] == 1 {
+	if i, found := p.find(n); found {
 		p.live.add(i, -1)
 	}
 }

@@ -46,7 +46,7 @@ type source struct {
 	live  *fenwick // nil: every entry counts
 }
 
-func (src source) counts(i int) bool { return src.live == nil || src.live.flags[i] == 1 }
+func (src source) counts(i int) bool { return src.live == nil || src.live.get(i) }
 
 // before is the number of entries that count among the first i.
 func (src source) before(i int) int {
@@ -120,86 +120,112 @@ func (s *State) matches(n *node, sel Selection) bool {
 	return true
 }
 
-// createdRange is the range [lo, hi) of the creation order that the
-// created bounds of sel allow, when creation times never went back along
-// it; else the whole order.
+// createdRange is the range [lo, hi) of the creation order where sel's
+// created bounds may hold.
 func (s *State) createdRange(sel Selection) (lo, hi int) {
-	lo, hi = 0, len(s.order)
-	if !s.timeOrdered {
-		return lo, hi
-	}
-	if t := sel.CreatedAfter; !t.IsZero() {
-		lo = sort.Search(len(s.order), func(i int) bool { return s.order[i].CreatedAt.After(t) })
-	}
-	if t := sel.CreatedBefore; !t.IsZero() {
-		hi = sort.Search(len(s.order), func(i int) bool { return !s.order[i].CreatedAt.Before(t) })
-	}
-	return lo, max(lo, hi)
+	sp := s.times.span(len(s.order), sel.CreatedAfter, sel.CreatedBefore)
+	return sp.a, sp.d
 }
 
 // Select returns the number of live artifacts sel selects and up to size
-// of them in creation order (newest first when
-// desc), skipping the first offset, or, when after is not zero, those
-// created after (before, when desc) the artifact created at position
-// after. Together they cost O(size log n) when sel names one list (a
-// hierarchy, a level, a parent or a tag, with or without a created
-// range); otherwise O(n) in the shortest list named.
+// of them in creation order (newest first when desc), skipping the first
+// offset, or, when after is not zero, those created after (before, when
+// desc) the artifact created at position after. Together they cost
+// O(size log n) when sel names one list (a hierarchy, a level, a parent
+// or a tag, with or without a created range); otherwise O(n) in the
+// shortest list named.
 func (s *State) Select(sel Selection, desc bool, after uint64, offset, size int) (page []Artifact, total int) {
 	src, exact := s.pick(sel)
-	lo, hi := s.createdRange(sel)
-	from, to := src.search(lo), src.search(hi)
-	if !exact {
+	var list selected
+	if exact {
+		list = s.ranked(src, sel)
+	} else {
+		lo, hi := s.createdRange(sel)
 		var all []*node
-		for i := from; i < to; i++ {
+		for i := src.search(lo); i < src.search(hi); i++ {
 			if n := src.nodes[i]; src.counts(i) && s.matches(n, sel) {
 				all = append(all, n)
 			}
 		}
-		if desc {
-			slices.Reverse(all)
-		}
-		if after != 0 {
-			k := sort.Search(len(all), func(i int) bool {
-				if desc {
-					return all[i].CreatedSeq < after
-				}
-				return all[i].CreatedSeq > after
-			})
-			all, offset = all[k:], 0
-			total = len(all) + k
-		} else {
-			total = len(all)
-		}
-		for _, n := range all[min(offset, len(all)):min(offset+size, len(all))] {
-			page = append(page, s.artifact(n))
-		}
-		return page, total
+		list = selected{head: all}
 	}
-	// One list, and every entry that counts in [from, to) is selected.
-	base, total := src.before(from), src.before(to)-src.before(from)
-	first, last := base, base+total // ranks of the selected, [first, last)
+	total = list.len()
+	start, end := min(offset, total), total // the ranks of the page, ascending
 	if after != 0 {
+		start = list.upTo(after)
 		if desc {
-			j := sort.Search(len(src.nodes), func(i int) bool { return src.nodes[i].CreatedSeq >= after })
-			last = min(last, src.before(j))
-		} else {
-			i := sort.Search(len(src.nodes), func(i int) bool { return src.nodes[i].CreatedSeq > after })
-			first = max(first, src.before(i))
+			start, end = 0, list.upTo(after-1)
 		}
-		offset = 0
+	} else if desc {
+		start, end = 0, total-min(offset, total)
 	}
-	for k := offset; k < size+offset && first+k < last; k++ {
-		r := first + k
+	for k := range min(size, end-start) {
+		r := start + k
 		if desc {
-			r = last - 1 - k
+			r = end - 1 - k
 		}
-		page = append(page, s.artifact(src.nodes[src.kth(r+1)]))
+		page = append(page, s.artifact(list.at(r)))
 	}
 	return page, total
 }
 
+// selected is a list of the artifacts a selection picks, in creation
+// order: head, then the entries that count in [from, to) of src, then
+// tail.
+type selected struct {
+	head, tail []*node
+	src        source
+	from, to   int
+}
+
+// ranked is what sel selects from the one list src it names: the entries
+// that count in the created range, those of its bands that pass the test.
+func (s *State) ranked(src source, sel Selection) selected {
+	sp := s.times.span(len(s.order), sel.CreatedAfter, sel.CreatedBefore)
+	band := func(lo, hi int) []*node {
+		var out []*node
+		for i := src.search(lo); i < src.search(hi); i++ {
+			if n := src.nodes[i]; src.counts(i) && s.matches(n, sel) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	return selected{head: band(sp.a, sp.b), tail: band(sp.c, sp.d), src: src, from: src.search(sp.b), to: src.search(sp.c)}
+}
+
+func (l selected) middle() int { return l.src.before(l.to) - l.src.before(l.from) }
+
+func (l selected) len() int { return len(l.head) + l.middle() + len(l.tail) }
+
+// at is the artifact of rank r (from 0).
+func (l selected) at(r int) *node {
+	if r < len(l.head) {
+		return l.head[r]
+	}
+	r -= len(l.head)
+	if m := l.middle(); r >= m {
+		return l.tail[r-m]
+	}
+	return l.src.nodes[l.src.kth(l.src.before(l.from)+r+1)]
+}
+
+// upTo is the number of artifacts in l created at or before position seq.
+func (l selected) upTo(seq uint64) int {
+	count := func(ns []*node) int {
+		return sort.Search(len(ns), func(i int) bool { return ns[i].CreatedSeq > seq })
+	}
+	n := count(l.head)
+	if l.middle() > 0 {
+		i := sort.Search(l.to-l.from, func(i int) bool { return l.src.nodes[l.from+i].CreatedSeq > seq })
+		n += l.src.before(l.from+i) - l.src.before(l.from)
+	}
+	return n + count(l.tail)
+}
+
 // pick chooses the shortest list sel can start from, and reports whether
-// every entry that counts in it is selected (given the created range).
+// sel names that list alone (and perhaps a created range), so that
+// ranked can select from it.
 func (s *State) pick(sel Selection) (source, bool) {
 	srcs := s.sources(sel)
 	best := srcs[0]
@@ -212,9 +238,7 @@ func (s *State) pick(sel Selection) (source, bool) {
 	if sel.Levels == nil && sel.Hierarchy == "" && !sel.HasParent && len(sel.Tags) == 0 {
 		named = 1 // the whole order
 	}
-	exact := named == 1 && len(sel.Levels) <= 1 && sel.UpdatedAfter.IsZero() &&
-		(s.timeOrdered || sel.CreatedAfter.IsZero() && sel.CreatedBefore.IsZero())
-	return best, exact
+	return best, named == 1 && len(sel.Levels) <= 1 && sel.UpdatedAfter.IsZero()
 }
 
 // Each calls fn with every live artifact sel selects, in creation order,

@@ -8,14 +8,31 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"arbor/events"
 )
 
 // Select, on its indexes, agrees with a plain filter of the live
 // artifacts in creation order, for random selections over a random mix
 // of creations, retaggings and deletions; so does Each.
 func TestSelectMatchesANaiveFilter(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
+	// Event times follow the log, or go back and forth by up to 90
+	// positions' worth (writers stamp events before the log orders them).
+	for _, jitter := range []uint64{0, 90} {
+		t.Run(fmt.Sprint("jitter ", jitter), func(t *testing.T) { testSelect(t, jitter) })
+	}
+}
+
+func testSelect(t *testing.T, jitter uint64) {
+	rng := rand.New(rand.NewPCG(3, 4+jitter))
 	s := NewState(testLayout)
+	applyWrite := func(s *State, seq uint64, ev events.Event) {
+		when := at(seq + 100)
+		if jitter > 0 {
+			when = at(seq + 100 - jitter + rng.Uint64N(2*jitter))
+		}
+		s.Apply(events.Envelope{ID: ulid.Make(), Time: when, Seq: seq, Subject: decideWrite(s, ev).Subject, Event: ev})
+	}
 	var (
 		seq  uint64
 		made []ulid.ULID
@@ -88,13 +105,19 @@ func TestSelectMatchesANaiveFilter(t *testing.T) {
 			sel.Tags = append(sel.Tags, tags[rng.IntN(len(tags))])
 		}
 		if rng.IntN(3) == 0 {
-			sel.CreatedAfter = at(rng.Uint64N(seq))
+			sel.CreatedAfter = at(rng.Uint64N(seq + 200))
+			if rng.IntN(5) == 0 {
+				sel.CreatedAfter = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC) // before what nanoseconds since 1970 hold
+			}
 		}
 		if rng.IntN(3) == 0 {
-			sel.CreatedBefore = at(rng.Uint64N(seq))
+			sel.CreatedBefore = at(rng.Uint64N(seq + 200))
+			if rng.IntN(5) == 0 {
+				sel.CreatedBefore = time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC) // past it
+			}
 		}
 		if rng.IntN(4) == 0 {
-			sel.UpdatedAfter = at(rng.Uint64N(seq))
+			sel.UpdatedAfter = at(rng.Uint64N(seq + 200))
 		}
 		var want []ulid.ULID
 		for _, a := range all {

@@ -606,9 +606,7 @@ func (s *State) rebuild(nodes []node, flags []int8, kids []int32) {
 		if !n.Live {
 			s.index.deleted(n, nil)
 		}
-		if i > 0 && n.CreatedAt.Before(nodes[i-1].CreatedAt) {
-			s.timeOrdered = false
-		}
+		s.times.add(i, n.CreatedAt)
 		if n.Hierarchy != lastH || lastC == nil {
 			lastH, lastC = n.Hierarchy, s.counts[n.Hierarchy]
 		}
@@ -622,8 +620,7 @@ func (s *State) rebuild(nodes []node, flags []int8, kids []int32) {
 			lastC[n.Level]++ // the map's slice too
 		}
 	}
-	s.live = fenwick{flags: flags}
-	s.live.rebuild(16)
+	s.live = fenwickFrom(flags)
 }
 
 // node reads the i-th artifact into n and returns its parent's index, -1

@@ -330,7 +330,7 @@ func snapSame(t testing.TB, want, got *State) {
 		t.Fatalf("Total = %d, want %d", got.Total(), want.Total())
 	}
 	if !reflect.DeepEqual(got.changes, want.changes) || !reflect.DeepEqual(got.keys.all(), want.keys.all()) ||
-		got.lastEvent != want.lastEvent || got.timeOrdered != want.timeOrdered {
+		got.lastEvent != want.lastEvent || !reflect.DeepEqual(got.times, want.times) {
 		t.Fatalf("changes, keys, last event or time order differ: %d/%d changed, %d/%d keys, %+v/%+v",
 			len(got.changes), len(want.changes), len(got.keys.all()), len(want.keys.all()), got.lastEvent, want.lastEvent)
 	}

@@ -102,9 +102,8 @@ type State struct {
 	dead    map[ulid.ULID][]*node
 	// index lists artifacts by hierarchy, level and tag (derived).
 	index indexes
-	// timeOrdered is true while creation times never go back along the
-	// creation order, so that a time range is a range of positions.
-	timeOrdered bool
+	// times bounds creation times along the creation order (derived).
+	times createdTimes
 	// keys are the idempotency keys of the last day (see keys.go), and
 	// lastEvent what a key's record is about.
 	keys      keyring
@@ -124,9 +123,7 @@ func NewState(layout events.Layout) *State {
 		changes: make(map[ulid.ULID][]uint64),
 		dead:    make(map[ulid.ULID][]*node),
 		index:   newIndexes(),
-
-		timeOrdered: true,
-		keys:        newKeyring(),
+		keys:    newKeyring(),
 	}
 }
 
@@ -353,9 +350,7 @@ func (s *State) create(env events.Envelope, ev events.ArtifactCreated, key uint1
 	if parent != nil {
 		parent.children = append(parent.children, n)
 	}
-	if k := len(s.order); k > 1 && n.CreatedAt.Before(s.order[k-2].CreatedAt) {
-		s.timeOrdered = false
-	}
+	s.times.add(n.pos, n.CreatedAt)
 	s.index.created(n)
 	s.lastEvent = lastEvent{seq: env.Seq, id: n.ID, version: 1, typ: ev.EventType()}
 	return true

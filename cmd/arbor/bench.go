@@ -175,9 +175,9 @@ type bench struct {
 	// rootRate is the rate of root creates at c=64 of the small store, what
 	// creates under a very wide parent are held to.
 	rootRate float64
-	// lineageP50 are the small store's latencies of filtered pages, what
-	// the large store's are held to.
-	lineageP50 map[string]time.Duration
+	// lineageP50 are the latencies of filtered pages in the store measured
+	// first, what those of the other are compared with.
+	lineageP50 map[string]sizedP50
 }
 
 // say reports progress on stderr.
