@@ -101,8 +101,9 @@ func childWrite(l events.Layout, h hierarchy.Hierarchy, p benchParent, id ulid.U
 }
 
 // Data of each level: small JSON objects, 60 to 100 bytes.
-// benchTag is the tag of experiment i: one of 37 teams.
-func benchTag(i int) string { return fmt.Sprintf("team-%d", i%37) }
+// benchTag is the tag of model i: one of 7 teams, so that a tag lists
+// more than a page of models in the small store too.
+func benchTag(i int) string { return fmt.Sprintf("team-%d", i%7) }
 
 func experimentData(i int) []byte {
 	return fmt.Appendf(nil, `{"experiment_name":"weather_forecast_%06d","owner":"team-%d","dataset":"chirps_v%d"}`, i, i%37, i%5)
@@ -170,11 +171,7 @@ func (b *storeBuilder) build(ctx context.Context, s storeShape) (*builtStore, er
 	}
 	err := b.level(ctx, len(exps), func(i int, at time.Time) (events.Write, int) {
 		data := experimentData(i)
-		w := rootWrite(b.layout, h, exps[i].id, data, at)
-		ev := w.Env.Event.(events.ArtifactCreated)
-		ev.Tags = []string{benchTag(i)}
-		w.Env.Event = ev
-		return w, len(data)
+		return rootWrite(b.layout, h, exps[i].id, data, at), len(data)
 	}, st)
 	if err != nil {
 		return nil, err
@@ -187,7 +184,11 @@ func (b *storeBuilder) build(ctx context.Context, s storeShape) (*builtStore, er
 	}
 	err = b.level(ctx, len(models), func(i int, at time.Time) (events.Write, int) {
 		data := modelData(i)
-		return childWrite(b.layout, h, exps[i%len(exps)], models[i].id, data, at), len(data)
+		w := childWrite(b.layout, h, exps[i%len(exps)], models[i].id, data, at)
+		ev := w.Env.Event.(events.ArtifactCreated)
+		ev.Tags = []string{benchTag(i)}
+		w.Env.Event = ev
+		return w, len(data)
 	}, st)
 	if err != nil {
 		return nil, err
