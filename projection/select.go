@@ -36,6 +36,10 @@ type Candidate struct {
 // Artifact is the candidate as it is now.
 func (c Candidate) Artifact(s *State) Artifact { return s.artifact(c.node) }
 
+// Peek is the candidate as it is now, without a copy or its count of
+// children: to read while the state is, never to keep or change.
+func (c Candidate) Peek() *Artifact { return &c.node.Artifact }
+
 // Seq is the candidate's creation position: its place in creation order.
 func (c Candidate) Seq() uint64 { return c.node.CreatedSeq }
 

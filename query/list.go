@@ -5,11 +5,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"arbor/internal/filter"
 	"arbor/internal/jsonobj"
@@ -251,22 +254,52 @@ func (q *Service) listNow(lq ListQuery) ([]sorted, error) {
 	var (
 		out []sorted
 		err error
-		v   filter.Vars
 	)
 	q.Projection.Read(func(s *projection.State) {
+		var cands []projection.Candidate
 		s.Each(lq.Selection, func(c projection.Candidate) bool {
-			a := c.Artifact(s)
-			if lq.Filter != nil {
-				var ok bool
-				if ok, err = lq.Filter.Match(q.vars(&v, a)); err != nil || !ok {
-					return err == nil
-				}
-			}
-			out = append(out, sorted{a: a, key: keyOf(a, lq.Sort)})
+			cands = append(cands, c)
 			return true
 		})
+		var pass []bool
+		if lq.Filter != nil {
+			if pass, err = q.match(lq.Filter, cands); err != nil {
+				return
+			}
+		}
+		for i, c := range cands {
+			if pass == nil || pass[i] {
+				a := c.Artifact(s)
+				out = append(out, sorted{a: a, key: keyOf(a, lq.Sort)})
+			}
+		}
 	})
 	return out, err
+}
+
+// match runs f on every candidate, on every core: the state is read
+// under the caller's read lock, which holds the writer off meanwhile.
+func (q *Service) match(f *filter.Expr, cands []projection.Candidate) ([]bool, error) {
+	pass := make([]bool, len(cands))
+	workers := min(runtime.GOMAXPROCS(0), len(cands)/1024+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(cands)/workers, (w+1)*len(cands)/workers
+		wg.Go(func() {
+			var v filter.Vars
+			for i := lo; i < hi; i++ {
+				ok, err := f.Match(q.vars(&v, cands[i].Peek()))
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				pass[i] = ok
+			}
+		})
+	}
+	wg.Wait()
+	return pass, errors.Join(errs...)
 }
 
 // listAt is listNow as of position pos: the artifacts live then, as they
@@ -292,7 +325,7 @@ func (q *Service) listAt(ctx context.Context, lq ListQuery, pos uint64) ([]sorte
 			continue
 		}
 		if lq.Filter != nil {
-			ok, err := lq.Filter.Match(q.vars(&v, a))
+			ok, err := lq.Filter.Match(q.vars(&v, &a))
 			if err != nil {
 				return nil, err
 			}
@@ -315,7 +348,7 @@ func hasTags(tags, want []string) bool {
 }
 
 // vars fills v with what a filter sees of a.
-func (q *Service) vars(v *filter.Vars, a projection.Artifact) *filter.Vars {
+func (q *Service) vars(v *filter.Vars, a *projection.Artifact) *filter.Vars {
 	*v = filter.Vars{
 		Data: a.ListData, Tags: a.Tags, Level: a.Level, Hierarchy: a.Hierarchy,
 		LevelLabel: q.Hierarchies.Label(a.Hierarchy, a.Level),
