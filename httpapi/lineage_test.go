@@ -133,6 +133,7 @@ func TestUnknownQueryParameters(t *testing.T) {
 		{"PUT", item + "?version=1"},
 		{"DELETE", item + "?force=true"},
 		{"POST", base + "?page=1"},
+		{"GET", "/health?verbose=1"},
 	} {
 		body := ""
 		if tc.method == "PUT" || tc.method == "POST" {
