@@ -68,6 +68,8 @@ func TestListFilters(t *testing.T) {
 		{"created_after=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), []artifact{p1, doc, m3}},
 		{"created_before=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), []artifact{exp, m1, m2}},
 		{"created_after=" + url.QueryEscape(mid.Format(time.RFC3339Nano)) + "&hierarchy=ml_pipeline", []artifact{p1, m3}},
+		// An offset's '+' not escaped arrives as a space, and still reads.
+		{"created_before=" + mid.In(time.FixedZone("", 2*3600)).Format(time.RFC3339Nano), []artifact{exp, m1, m2}},
 		{"updated_after=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), []artifact{m2, p1, doc, m3}},
 		{"filter=" + url.QueryEscape(`data.metrics.rmse < 0.3 && data.model_type == "LinearRegression"`), []artifact{m1, m2}},
 		{"filter=" + url.QueryEscape(`"prod" in tags || level_label == "project"`), []artifact{exp, m1, p1, doc}},

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"arbor/api"
@@ -46,7 +48,7 @@ func (s *Server) checkParams(r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		takes = nil // writes take no parameters
 	}
-	for name := range r.URL.Query() {
+	for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
 		if !slices.Contains(takes, name) {
 			return api.BadRequest("unknown query parameter %q", name)
 		}
@@ -75,11 +77,17 @@ func parseAsOf(v string) (query.AsOf, error) {
 	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
 		return query.AsOf{Pos: n}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
+	t, err := parseTime(v)
 	if err != nil {
 		return query.AsOf{}, api.InvalidField("as_of", "must be a log position or an RFC 3339 time, not %q", v)
 	}
 	return query.AsOf{Time: t}, nil
+}
+
+// parseTime reads an RFC 3339 time from a query. A '+' of its offset that
+// the client did not escape arrives as a space: it is read as the '+'.
+func parseTime(v string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, strings.Replace(v, " ", "+", 1))
 }
 
 // setAsOf tells the client the position an as_of read was made at.
@@ -142,7 +150,7 @@ func (s *Server) listQuery(ctx context.Context, q url.Values) (query.ListQuery, 
 		to   *time.Time
 	}{{"created_after", &sel.CreatedAfter}, {"created_before", &sel.CreatedBefore}, {"updated_after", &sel.UpdatedAfter}} {
 		if v := q.Get(t.name); v != "" {
-			if *t.to, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			if *t.to, err = parseTime(v); err != nil {
 				return lq, api.InvalidField(t.name, "must be an RFC 3339 time, not %q", v)
 			}
 		}
