@@ -98,8 +98,9 @@ func (s *State) ChildrenAt(id ulid.ULID, pos uint64, fn func(Then) bool) {
 	}
 }
 
-// kidsAt is n's children created at or before pos, live now or deleted
-// since, in creation order: those live at pos among them.
+// kidsAt is n's children that were live at position pos, in creation
+// order: from its live children and its deleted ones, those created by
+// then and not yet deleted.
 func (s *State) kidsAt(n *node, pos uint64) []*node {
 	kids := n.children
 	if gone := s.dead[n.ID]; len(gone) > 0 {
