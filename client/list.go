@@ -32,8 +32,8 @@ type ListOptions struct {
 	// Filter is a CEL expression over data, tags, level, level_label,
 	// hierarchy, parent_id, created_at and updated_at, such as
 	// `data.metrics.rmse < 0.3 && "prod" in tags`. A member missing from
-	// data makes a comparison false. A filter that does not compile is a
-	// 400 problem saying why.
+	// data makes the expression false for that artifact. A filter that
+	// does not compile is a 400 problem saying why.
 	Filter string
 
 	// Sort is created_at (the default), updated_at or data.<dotted path>,

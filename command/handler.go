@@ -299,9 +299,16 @@ func (h *Handler) run(ctx context.Context, key *Key, decide func(*projection.Sta
 			}
 			if claim != nil {
 				// The key's subject may hold a record the projection does
-				// not keep (one older than KeyTTL): expect what is there.
+				// not keep (one older than KeyTTL): expect what is there,
+				// once the projection has it too, so that the next
+				// decision sees the key if another write recorded it.
 				if claim.Last, err = h.Log.LastOn(ctx, claim.Subject); err != nil {
 					return events.Envelope{}, 0, decision{}, err
+				}
+				if claim.Last != 0 {
+					if err := h.catchUp(ctx, claim.Last); err != nil {
+						return events.Envelope{}, 0, decision{}, err
+					}
 				}
 			}
 			continue

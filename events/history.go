@@ -79,6 +79,9 @@ func (l *Log) FetchOn(ctx context.Context, subject string, from, to uint64, n in
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
+		// A consumer that cannot be made again fails the read rather than
+		// retrying without end.
+		MaxResetAttempts: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s from %d: %w", subject, from, err)

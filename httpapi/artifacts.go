@@ -66,7 +66,11 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if q.Has("version") && q.Has("as_of") {
 		return api.BadRequest("version and as_of cannot go together")
 	}
-	if v := q.Get("version"); v != "" {
+	if q.Has("version") {
+		v := q.Get("version")
+		if v == "" {
+			return api.InvalidField("version", "must be a positive integer, not empty")
+		}
 		n, err := intParam(v, "version", 0, 1, -1)
 		if err != nil {
 			return err
@@ -77,7 +81,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 		}
 		return s.writePastArtifact(w, r, a, nil)
 	}
-	pos, err := s.asOf(r.Context(), q.Get("as_of"))
+	pos, err := s.asOfParam(r.Context(), q)
 	if err != nil {
 		return err
 	}
@@ -201,7 +205,11 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ps httprouter.P
 			return err
 		}
 	}
-	return s.writeTree(w, r, id, depth, r.URL.Query().Get("as_of"))
+	q := r.URL.Query()
+	if q.Has("as_of") && q.Get("as_of") == "" {
+		return emptyAsOf()
+	}
+	return s.writeTree(w, r, id, depth, q.Get("as_of"))
 }
 
 func (s *Server) writeTree(w http.ResponseWriter, r *http.Request, id ulid.ULID, depth int, asOf string) error {
@@ -227,7 +235,7 @@ func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err != nil {
 		return err
 	}
-	pos, err := s.asOf(r.Context(), r.URL.Query().Get("as_of"))
+	pos, err := s.asOfParam(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -251,7 +259,7 @@ func (s *Server) ancestors(w http.ResponseWriter, r *http.Request, ps httprouter
 	if err != nil {
 		return err
 	}
-	pos, err := s.asOf(r.Context(), r.URL.Query().Get("as_of"))
+	pos, err := s.asOfParam(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -295,7 +303,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request, ps httprouter.
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
-	pos, err := s.asOf(r.Context(), r.URL.Query().Get("as_of"))
+	pos, err := s.asOfParam(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}

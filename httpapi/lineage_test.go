@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,6 +102,14 @@ func TestListFilters(t *testing.T) {
 		{"level=x", typeValidation},
 		{"created_after=yesterday", typeValidation},
 		{"as_of=yesterday", typeValidation},
+		{"as_of=", typeValidation},
+		{"filter=", typeBadRequest},
+		{"cursor=", typeBadRequest},
+		// Pairs url.Values cannot read are not dropped (and the filter
+		// with them): the query is refused.
+		{"filter=data.name%20==%20%22b;c%22", typeBadRequest},
+		{"filter=data.name%20==%20%22b%", typeBadRequest},
+		{"as_of=1&x=%zz", typeBadRequest},
 	} {
 		before := e.written()
 		status := http.StatusBadRequest
@@ -302,6 +311,8 @@ func TestHistoryAndVersions(t *testing.T) {
 		wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID+"?version="+v, ""), http.StatusNotFound, typeNotFound)
 	}
 	wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID+"?version=0", ""), http.StatusUnprocessableEntity, typeValidation)
+	wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID+"?version=", ""), http.StatusUnprocessableEntity, typeValidation)
+	wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID+"/$tree?as_of=", ""), http.StatusUnprocessableEntity, typeValidation)
 	wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID+"?version=1&as_of=3", ""), http.StatusBadRequest, typeBadRequest)
 	wantProblem(t, e.do(http.MethodGet, base+"/"+unknownID+"/$history", ""), http.StatusNotFound, typeNotFound)
 }
@@ -376,6 +387,15 @@ func TestAsOf(t *testing.T) {
 		t.Errorf("list now = %v", got)
 	}
 	wantProblem(t, e.do(http.MethodGet, base+"/"+p.ID+"?as_of=0", ""), http.StatusNotFound, typeNotFound)
+
+	// $stats as of now has the shape of $stats: emptied levels at zero.
+	var now, asNow stats
+	wantJSON(t, e.do(http.MethodGet, base+"/$stats", ""), http.StatusOK, &now)
+	last := strconv.FormatUint(e.written()[1], 10)
+	wantJSON(t, e.do(http.MethodGet, base+"/$stats?as_of="+last, ""), http.StatusOK, &asNow)
+	if !reflect.DeepEqual(now, asNow) {
+		t.Errorf("$stats = %+v, as of now %+v", now, asNow)
+	}
 }
 
 func mustUnescape(s string) string {
@@ -482,6 +502,27 @@ func TestIdempotencyKeyAtOnce(t *testing.T) {
 		arbortest.WaitAll(t, e.st, other)
 		if n := e.list("").Total; n != start+1 {
 			t.Fatalf("key %s: %d artifacts made, want 1", key, n-start)
+		}
+	}
+	// Updates without If-Match, whose conflicts fall on the artifact's
+	// own subject rather than the key's: one version each time.
+	a := e.root("", "updated")
+	for i := range 10 {
+		key := fmt.Sprint("update-", i)
+		var wg sync.WaitGroup
+		for j := range 4 {
+			wg.Go(func() {
+				u := e.url
+				if j%2 == 1 {
+					u = ts.URL
+				}
+				want(t, e.doAt(u, http.MethodPut, base+"/"+a.ID, fmt.Sprintf(`{"data":{"n":%d}}`, i), "Idempotency-Key", key), http.StatusOK)
+			})
+		}
+		wg.Wait()
+		arbortest.WaitAll(t, e.st, other)
+		if v := e.get(a.ID).Version; v != i+2 {
+			t.Fatalf("key %s: version %d, want %d: the update was written more than once", key, v, i+2)
 		}
 	}
 }

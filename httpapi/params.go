@@ -43,12 +43,18 @@ func (s *Server) checkParams(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
+	// url.Values leaves out the pairs it cannot read: a filter with an
+	// unescaped ';' or '%' would be dropped, and everything listed.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return api.BadRequest("malformed query string: %v (escape ';', '%%' and '&' in values)", err)
+	}
 	route := s.Route(r.URL.Path)
 	takes := queryParams[route]
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		takes = nil // writes take no parameters
 	}
-	for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(takes, name) {
 			return api.BadRequest("unknown query parameter %q", name)
 		}
@@ -56,8 +62,20 @@ func (s *Server) checkParams(r *http.Request) error {
 	return nil
 }
 
-// asOf reads the as_of parameter: a log position or an RFC 3339 time, and
-// the position it names once the projection has it; nil when not given.
+// asOfParam reads the query's as_of (see asOf); given empty, it is a 422.
+func (s *Server) asOfParam(ctx context.Context, q url.Values) (*uint64, error) {
+	if q.Has("as_of") && q.Get("as_of") == "" {
+		return nil, emptyAsOf()
+	}
+	return s.asOf(ctx, q.Get("as_of"))
+}
+
+func emptyAsOf() error {
+	return api.InvalidField("as_of", "must be a log position or an RFC 3339 time, not empty")
+}
+
+// asOf reads an as_of value: a log position or an RFC 3339 time, and the
+// position it names once the projection has it; nil when v is empty.
 func (s *Server) asOf(ctx context.Context, v string) (*uint64, error) {
 	if v == "" {
 		return nil, nil
@@ -114,7 +132,7 @@ func (s *Server) listQuery(ctx context.Context, q url.Values) (query.ListQuery, 
 	if lq.Sort, ok = query.ParseSort(sortBy); !ok {
 		return lq, api.BadRequest("sort must be created_at, updated_at or data.<path>, with '-' for descending; not %q", sortBy)
 	}
-	if c := q.Get("cursor"); c != "" {
+	if c := q.Get("cursor"); c != "" || q.Has("cursor") {
 		if q.Has("page") {
 			return lq, api.BadRequest("cursor and page cannot go together: a cursor names its page")
 		}
@@ -155,12 +173,12 @@ func (s *Server) listQuery(ctx context.Context, q url.Values) (query.ListQuery, 
 			}
 		}
 	}
-	if f := q.Get("filter"); f != "" {
+	if f := q.Get("filter"); f != "" || q.Has("filter") {
 		if lq.Filter, err = filter.Compile(f); err != nil {
 			return lq, api.BadRequest("%v", err)
 		}
 	}
-	lq.AsOf, err = s.asOf(ctx, q.Get("as_of"))
+	lq.AsOf, err = s.asOfParam(ctx, q)
 	return lq, err
 }
 

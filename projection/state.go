@@ -156,6 +156,16 @@ func (s *State) Layout() events.Layout { return s.layout }
 // are, is counted in Ignored, and only moves the positions the server
 // moved, so that every replica of the fold agrees.
 func (s *State) Apply(env events.Envelope) {
+	ignored := s.ignored
+	s.fold(env)
+	if s.ignored != ignored {
+		// A key's record is about the event right before it (and its
+		// seals): whatever the fold ignores in between breaks the link.
+		s.lastEvent = lastEvent{}
+	}
+}
+
+func (s *State) fold(env events.Envelope) {
 	s.applied = env.Seq
 	sub, ok := events.ParseSubject(env.Subject)
 	switch {

@@ -81,12 +81,12 @@ func (q *Service) History(ctx context.Context, id ulid.ULID) ([]Version, error) 
 	}
 	found, err := q.Log.Fetch(ctx, positions[:1])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", events.ErrUnavailable, err)
 	}
 	if len(positions) > 1 {
 		changes, err := q.Log.FetchOn(ctx, art, positions[1], positions[len(positions)-1], len(positions)-1)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %v", events.ErrUnavailable, err)
 		}
 		for _, env := range changes {
 			found[env.Seq] = env
@@ -100,7 +100,7 @@ func (q *Service) History(ctx context.Context, id ulid.ULID) ([]Version, error) 
 		if len(missing) > 0 {
 			more, err := q.Log.Fetch(ctx, missing)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w: %v", events.ErrUnavailable, err)
 			}
 			for seq, env := range more {
 				found[seq] = env
@@ -314,6 +314,10 @@ func (q *Service) StatsAt(pos uint64) Stats {
 	counts := map[string][]int{}
 	total := 0
 	q.Projection.Read(func(s *projection.State) {
+		// Every level Stats shows, at zero: the answers have one shape.
+		for h, c := range s.Counts() {
+			counts[h] = make([]int, len(c))
+		}
 		s.EachAt(projection.Selection{}, pos, func(t projection.Then) bool {
 			c := counts[t.Hierarchy]
 			for len(c) <= t.Level {

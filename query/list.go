@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"runtime"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"arbor/internal/filter"
 	"arbor/internal/jsonobj"
@@ -208,7 +210,7 @@ func (q *Service) List(ctx context.Context, lq ListQuery) (Page, error) {
 		})
 		return q.finish(p, lq, items), nil
 	default:
-		items, err = q.listNow(lq)
+		items, err = q.listNow(ctx, lq)
 	}
 	if err != nil {
 		return Page{}, err
@@ -250,7 +252,7 @@ func (q *Service) finish(p Page, lq ListQuery, items []sorted) Page {
 
 // listNow is every live artifact lq selects and its filter passes, with
 // its sort key, in creation order.
-func (q *Service) listNow(lq ListQuery) ([]sorted, error) {
+func (q *Service) listNow(ctx context.Context, lq ListQuery) ([]sorted, error) {
 	var (
 		out []sorted
 		err error
@@ -263,7 +265,7 @@ func (q *Service) listNow(lq ListQuery) ([]sorted, error) {
 		})
 		var pass []bool
 		if lq.Filter != nil {
-			if pass, err = q.match(lq.Filter, cands); err != nil {
+			if pass, err = q.match(ctx, lq.Filter, cands); err != nil {
 				return
 			}
 		}
@@ -277,9 +279,17 @@ func (q *Service) listNow(lq ListQuery) ([]sorted, error) {
 	return out, err
 }
 
+// ScanBudget bounds how long a list's filter may run over its candidates,
+// under the projection's read lock: past it the request is a 400 that
+// says to narrow the list.
+const ScanBudget = 10 * time.Second
+
 // match runs f on every candidate, on every core: the state is read
-// under the caller's read lock, which holds the writer off meanwhile.
-func (q *Service) match(f *filter.Expr, cands []projection.Candidate) ([]bool, error) {
+// under the caller's read lock, which holds the writer off meanwhile. It
+// stops when ctx is done or after ScanBudget.
+func (q *Service) match(ctx context.Context, f *filter.Expr, cands []projection.Candidate) ([]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, ScanBudget)
+	defer cancel()
 	pass := make([]bool, len(cands))
 	workers := min(runtime.GOMAXPROCS(0), len(cands)/1024+1)
 	errs := make([]error, workers)
@@ -289,6 +299,10 @@ func (q *Service) match(f *filter.Expr, cands []projection.Candidate) ([]bool, e
 		wg.Go(func() {
 			var v filter.Vars
 			for i := lo; i < hi; i++ {
+				if (i-lo)%256 == 0 && ctx.Err() != nil {
+					errs[w] = ctx.Err()
+					return
+				}
 				ok, err := f.Match(q.vars(&v, cands[i].Peek()))
 				if err != nil {
 					errs[w] = err
@@ -299,7 +313,12 @@ func (q *Service) match(f *filter.Expr, cands []projection.Candidate) ([]bool, e
 		})
 	}
 	wg.Wait()
-	return pass, errors.Join(errs...)
+	err := errors.Join(errs...)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return nil, &filter.Error{Msg: fmt.Sprintf("it ran past %s over %d artifacts: narrow the list with hierarchy, level_label, parent_id or tag",
+			ScanBudget, len(cands))}
+	}
+	return pass, err
 }
 
 // listAt is listNow as of position pos: the artifacts live then, as they
