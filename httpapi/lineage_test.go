@@ -162,6 +162,18 @@ func TestUnknownQueryParameters(t *testing.T) {
 	}
 }
 
+// TestQueryParametersAfterRoutes: a path arbor does not serve is a 404,
+// and OPTIONS answers its methods, whatever the query.
+func TestQueryParametersAfterRoutes(t *testing.T) {
+	e := newEnv(t)
+	a := e.root("", "a")
+	wantProblem(t, e.do(http.MethodGet, base+"/$nope?x=1", ""), http.StatusNotFound, typeNotFound)
+	wantProblem(t, e.do(http.MethodGet, base+"/"+a.ID+"/$nope?x=1", ""), http.StatusNotFound, typeNotFound)
+	if r := e.do(http.MethodOptions, base+"/"+a.ID+"?x=1", ""); r.Status != http.StatusNoContent || r.Header.Get("Allow") == "" {
+		t.Errorf("OPTIONS with a query = %d, Allow %q; want 204 with Allow", r.Status, r.Header.Get("Allow"))
+	}
+}
+
 // namesOne reports whether detail names one of q's parameters.
 func namesOne(detail string, q url.Values) bool {
 	for name := range q {

@@ -50,6 +50,9 @@ func (s *Server) checkParams(r *http.Request) error {
 		return api.BadRequest("malformed query string: %v (escape ';', '%%' and '&' in values)", err)
 	}
 	route := s.Route(r.URL.Path)
+	if route == "other" || r.Method == http.MethodOptions {
+		return nil // a 404 for a path arbor does not serve; OPTIONS reads no query
+	}
 	takes := queryParams[route]
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		takes = nil // writes take no parameters
