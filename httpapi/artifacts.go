@@ -191,7 +191,11 @@ func (s *Server) postTree(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	if err != nil {
 		return err
 	}
-	return s.writeTree(w, r, id, depth, asOf)
+	pos, err := s.asOf(r.Context(), asOf)
+	if err != nil {
+		return err
+	}
+	return s.writeTree(w, r, id, depth, pos)
 }
 
 func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -205,29 +209,17 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request, ps httprouter.P
 			return err
 		}
 	}
-	q := r.URL.Query()
-	if q.Has("as_of") && q.Get("as_of") == "" {
-		return emptyAsOf()
+	pos, err := s.asOfParam(r.Context(), r.URL.Query())
+	if err != nil {
+		return err
 	}
-	return s.writeTree(w, r, id, depth, q.Get("as_of"))
+	return s.writeTree(w, r, id, depth, pos)
 }
 
-func (s *Server) writeTree(w http.ResponseWriter, r *http.Request, id ulid.ULID, depth int, asOf string) error {
-	pos, err := s.asOf(r.Context(), asOf)
-	if err != nil {
-		return err
-	}
-	var t query.Tree
-	if pos != nil {
-		t, err = s.Queries.TreeAt(r.Context(), id, depth, *pos)
-	} else {
-		t, err = s.Queries.Tree(id, depth)
-	}
-	if err != nil {
-		return err
-	}
-	setAsOf(w, pos)
-	return writeJSON(w, http.StatusOK, api.TreeView(t))
+func (s *Server) writeTree(w http.ResponseWriter, r *http.Request, id ulid.ULID, depth int, pos *uint64) error {
+	return writeRead(w, pos, api.TreeView,
+		func() (query.Tree, error) { return s.Queries.Tree(id, depth) },
+		func(at uint64) (query.Tree, error) { return s.Queries.TreeAt(r.Context(), id, depth, at) })
 }
 
 func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -239,17 +231,28 @@ func (s *Server) expand(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err != nil {
 		return err
 	}
-	var t query.Tree
+	return writeRead(w, pos, api.ExpandView,
+		func() (query.Tree, error) { return s.Queries.Expand(id) },
+		func(at uint64) (query.Tree, error) { return s.Queries.ExpandAt(r.Context(), id, at) })
+}
+
+// writeRead writes the answer of a read that takes as_of: now's, or, at
+// position pos, then's with the position in Arbor-Position.
+func writeRead[T, V any](w http.ResponseWriter, pos *uint64, view func(T) V, now func() (T, error), then func(uint64) (T, error)) error {
+	var (
+		t   T
+		err error
+	)
 	if pos != nil {
-		t, err = s.Queries.ExpandAt(r.Context(), id, *pos)
+		t, err = then(*pos)
 	} else {
-		t, err = s.Queries.Expand(id)
+		t, err = now()
 	}
 	if err != nil {
 		return err
 	}
 	setAsOf(w, pos)
-	return writeJSON(w, http.StatusOK, api.ExpandView(t))
+	return writeJSON(w, http.StatusOK, view(t))
 }
 
 // ancestors serves {"items": [root, ..., parent]}, each with its level
@@ -263,17 +266,9 @@ func (s *Server) ancestors(w http.ResponseWriter, r *http.Request, ps httprouter
 	if err != nil {
 		return err
 	}
-	var as []query.Tree
-	if pos != nil {
-		as, err = s.Queries.AncestorsAt(r.Context(), id, *pos)
-	} else {
-		as, err = s.Queries.Ancestors(id)
-	}
-	if err != nil {
-		return err
-	}
-	setAsOf(w, pos)
-	return writeJSON(w, http.StatusOK, api.AncestorsView(as))
+	return writeRead(w, pos, api.AncestorsView,
+		func() ([]query.Tree, error) { return s.Queries.Ancestors(id) },
+		func(at uint64) ([]query.Tree, error) { return s.Queries.AncestorsAt(r.Context(), id, at) })
 }
 
 // history serves {"items": [...]}: every version of an artifact, live or
@@ -307,11 +302,9 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 	if err != nil {
 		return err
 	}
-	if pos != nil {
-		setAsOf(w, pos)
-		return writeJSON(w, http.StatusOK, s.Queries.StatsAt(*pos))
-	}
-	return writeJSON(w, http.StatusOK, s.Queries.Stats())
+	return writeRead(w, pos, func(st query.Stats) query.Stats { return st },
+		func() (query.Stats, error) { return s.Queries.Stats(), nil },
+		func(at uint64) (query.Stats, error) { return s.Queries.StatsAt(at), nil })
 }
 
 func (s *Server) schema(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {

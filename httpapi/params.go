@@ -68,13 +68,9 @@ func (s *Server) checkParams(r *http.Request) error {
 // asOfParam reads the query's as_of (see asOf); given empty, it is a 422.
 func (s *Server) asOfParam(ctx context.Context, q url.Values) (*uint64, error) {
 	if q.Has("as_of") && q.Get("as_of") == "" {
-		return nil, emptyAsOf()
+		return nil, api.InvalidField("as_of", "must be a log position or an RFC 3339 time, not empty")
 	}
 	return s.asOf(ctx, q.Get("as_of"))
-}
-
-func emptyAsOf() error {
-	return api.InvalidField("as_of", "must be a log position or an RFC 3339 time, not empty")
 }
 
 // asOf reads an as_of value: a log position or an RFC 3339 time, and the
